@@ -1,0 +1,89 @@
+"""PostHog analytics for Python apps, with the identity model of PostHog's client SDKs.
+
+A persisted anonymous id per install, ``identify`` that merges it into the user once per
+session, ``alias``, ``reset`` on logout, and delivery that loses nothing::
+
+    import posthog_client as posthog
+
+    posthog.init("phc_...", host="https://eu.i.posthog.com")
+    posthog.capture("file_opened", {"size_kb": 12})
+    posthog.identify("user_42", {"email": "a@b.c"})
+"""
+
+from __future__ import annotations
+
+from ._api import (
+    alias,
+    capture,
+    flush,
+    get_client,
+    get_device_id,
+    get_distinct_id,
+    get_session_id,
+    has_opted_out,
+    identify,
+    init,
+    is_identified,
+    merge_dangerously,
+    opt_in,
+    opt_out,
+    register,
+    register_once,
+    reset,
+    set_person_properties,
+    shutdown,
+    unregister,
+    unset_person_properties,
+)
+from ._backend import Backend
+from ._client import Client
+from ._delivery import FlushResult
+from ._exceptions import (
+    ConfigurationError,
+    IntegrationUnavailable,
+    InvalidDistinctIdError,
+    InvalidEventError,
+    PayloadTooLargeError,
+    PostHogError,
+    RejectedError,
+    RetryableTransportError,
+    TransportError,
+)
+from ._version import __version__
+
+__all__ = [
+    "Backend",
+    "Client",
+    "ConfigurationError",
+    "FlushResult",
+    "IntegrationUnavailable",
+    "InvalidDistinctIdError",
+    "InvalidEventError",
+    "PayloadTooLargeError",
+    "PostHogError",
+    "RejectedError",
+    "RetryableTransportError",
+    "TransportError",
+    "__version__",
+    "alias",
+    "capture",
+    "flush",
+    "get_client",
+    "get_device_id",
+    "get_distinct_id",
+    "get_session_id",
+    "has_opted_out",
+    "identify",
+    "init",
+    "is_identified",
+    "merge_dangerously",
+    "opt_in",
+    "opt_out",
+    "register",
+    "register_once",
+    "reset",
+    "set_person_properties",
+    "shutdown",
+    "unregister",
+    "unset_person_properties",
+]

@@ -1,0 +1,330 @@
+"""``Client``: builds events with the right identity and hands them to the delivery pipeline."""
+
+from __future__ import annotations
+
+import atexit
+import datetime as dt
+import functools
+import os
+import threading
+import weakref
+from collections.abc import Mapping
+from dataclasses import replace
+from types import TracebackType
+from typing import Any, Final
+from uuid import UUID
+
+from . import _identity as identity
+from ._client_identity import IdentityMethods
+from ._config import SESSION_MAX_LENGTH_S, Options, env_opt_out_reason
+from ._delivery import Delivery, FlushResult
+from ._encoding import encode_event
+from ._events import format_timestamp, now_timestamp, system_context
+from ._exceptions import InvalidEventError
+from ._guard import never_raises
+from ._log import enable_debug_logging, logger, warn_once
+from ._pipeline import build_delivery
+from ._state import IdentityState, StateStore
+from ._uuid7 import normalize_uuid, uuid7
+from ._validation import IdChecker
+
+__all__ = ["Client"]
+
+MAX_EVENT_BYTES: Final = 900 * 1024  # PostHog's ~1 MB per-event limit, with room for the envelope
+_ACTIVITY_PERSIST_MS: Final = 60_000  # session activity precision across processes
+
+
+class Client(IdentityMethods):
+    """A PostHog client with a persisted, client-side identity.
+
+    Options (keyword arguments; each falls back to its ``POSTHOG_*`` variable where one exists):
+    ``host`` (``POSTHOG_HOST``), ``backend`` (an object with ``send``/``close``, instead of HTTP),
+    ``persist`` (keep identity and queue on disk, default True), ``storage_dir``
+    (``POSTHOG_CLIENT_DIR``), ``strict`` (raise on bad input instead of logging),
+    ``person_profiles`` (``"identified_only"``, ``"always"``, ``"never"``), ``disabled``,
+    ``debug``, ``sync_mode``, ``gzip``, ``disable_geoip``, ``flush_at``, ``flush_interval_s``,
+    ``max_batch_size``, ``max_queue_size``, ``max_disk_bytes``, ``max_retries``, ``timeout_s``,
+    ``shutdown_timeout_s``,
+    ``session_idle_timeout_s``, ``super_properties``.
+
+    Example::
+
+        with Client("phc_...", host="https://eu.i.posthog.com") as posthog:
+            posthog.capture("file_opened", {"size_kb": 12})
+            posthog.identify("user_42", {"email": "a@b.c"})
+    """
+
+    def __init__(self, api_key: str | None = None, **options: Any) -> None:
+        self.options = Options.resolve(api_key, **options)
+        if self.options.debug:
+            enable_debug_logging()
+        self._opt_out_env = env_opt_out_reason() or ("disabled" if self.options.disabled else None)
+        persisted = self.options.persist and self._opt_out_env is None
+        self._store = StateStore(self.options.project_dir if persisted else None)
+        self._ids = IdChecker(self.options.strict)
+        self._opted_out: bool | None = None if self._opt_out_env is None else True
+        self._delivery: Delivery | None = None
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+        self._closed = False
+        self._refused: dict[str, int] = {}
+        self._base: tuple[IdentityState | None, dict[str, Any]] = (None, {})
+        self._activity: tuple[str | None, int, int] = (None, 0, 0)  # session, last ms, persisted ms
+        self._atexit_hook = functools.partial(_shutdown_at_exit, weakref.ref(self))
+        self._idle_ms = int(self.options.session_idle_timeout_s * 1000)
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=functools.partial(_after_fork, weakref.ref(self)))
+
+    # -- events ------------------------------------------------------------------------------
+
+    @never_raises(None)
+    def capture(
+        self,
+        event: str,
+        properties: Mapping[str, Any] | None = None,
+        *,
+        distinct_id: str | None = None,
+        timestamp: dt.datetime | None = None,
+        uuid: str | UUID | None = None,
+    ) -> str | None:
+        """Queue an event; returns its uuid, or None if it was not queued (the reason is logged).
+
+        The distinct id is ``distinct_id`` when given, else the persisted identity's.
+        """
+        if self._pid != os.getpid():
+            self._after_fork()
+        if self._opted_out is not False and self.has_opted_out():
+            return None
+        if self._closed:
+            warn_once("capture-after-shutdown", "capture() after shutdown(): events are dropped")
+            return None
+        if not isinstance(event, str) or not event.strip():
+            self._refuse("invalid_event", f"event name {event!r} is empty or not a string")
+            return None
+        if distinct_id is not None:
+            explicit = self._ids.for_capture(distinct_id)
+            if explicit is None:
+                self._refuse("invalid_distinct_id", f"event {event!r} has no distinct id")
+                return None
+            return self._send(event, properties, timestamp, uuid, explicit)
+        return self._send(event, properties, timestamp, uuid, None)
+
+    def _send(
+        self,
+        event: str,
+        properties: Mapping[str, Any] | None,
+        timestamp: dt.datetime | None,
+        event_uuid: str | UUID | None,
+        explicit_id: str | None,
+    ) -> str | None:
+        stamp, now_ms = now_timestamp()
+        if timestamp is not None:
+            stamp = format_timestamp(timestamp)
+        store = self._store
+        store.refresh()
+        session_id = self._session_id(now_ms, active=True)
+        state = store.current()
+        props = {**self._base_properties(state), "$session_id": session_id}
+        if properties:
+            props.update(properties)
+            if not props["$session_id"]:  # SE1: only a non-empty caller session id wins
+                props["$session_id"] = session_id
+        if explicit_id is None:
+            distinct_id, identified = state.distinct_id, state.identified
+            person = identity.has_person_processing(state, self.options.person_profiles)
+            if (
+                not state.person_processing
+                and self.options.person_profiles != "never"
+                and (person or (properties and ("$set" in properties or "$set_once" in properties)))
+            ):  # R30/R31: person processing sticks once an event asked for it
+                person = True
+                store.transact(lambda s: (replace(s, person_processing=True), None))
+        else:
+            distinct_id, identified = explicit_id, True
+            person = self.options.person_profiles != "never"
+        props["$is_identified"] = identified
+        props["$process_person_profile"] = person
+        uuid = (normalize_uuid(event_uuid) if event_uuid is not None else None) or uuid7()
+        message = {
+            "event": event,
+            "distinct_id": distinct_id,
+            "properties": props,
+            "timestamp": stamp,
+            "uuid": uuid,
+        }
+        line = encode_event(message, strict=self.options.strict)
+        if len(line) > MAX_EVENT_BYTES:
+            self._refuse(
+                "oversize", f"event {event!r} is {len(line)} bytes, over {MAX_EVENT_BYTES}"
+            )
+            return None
+        return uuid if self._get_delivery().submit(line) else None
+
+    def _refuse(self, reason: str, message: str) -> None:
+        """Count and log an event that will not be sent (strict mode raises instead)."""
+        self._refused[reason] = self._refused.get(reason, 0) + 1
+        if self.options.strict:
+            raise InvalidEventError(message)
+        logger.warning("event refused: %s", message)
+
+    def _base_properties(self, state: IdentityState) -> dict[str, Any]:
+        """SDK context < device < super properties (R35), rebuilt only when the state changes."""
+        cached_state, base = self._base
+        if cached_state is not state:
+            base = {**system_context(), "$device_id": state.device_id}
+            if self.options.disable_geoip:
+                base["$geoip_disable"] = True
+            base.update(self.options.super_properties)
+            base.update(state.super_properties)
+            self._base = (state, base)
+        return base
+
+    def _session_id(self, now_ms: int, *, active: bool) -> str:
+        """SE2–SE6: the session every process of this project shares, renewed when it expires."""
+        state = self._store.current()
+        session, last_ms, persisted_ms = self._activity
+        if session != state.session_id:
+            last_ms = persisted_ms = state.session_last_ms
+        if state.session_id is not None and self._session_live(state, max(last_ms, 0), now_ms):
+            if active:
+                if now_ms - persisted_ms >= _ACTIVITY_PERSIST_MS:
+                    self._store.record_activity(now_ms)
+                    persisted_ms = now_ms
+                self._activity = (state.session_id, max(now_ms, last_ms), persisted_ms)
+            return state.session_id
+        return self._renew_session(now_ms)
+
+    def _session_live(self, state: IdentityState, last_ms: int, now_ms: int) -> bool:
+        return (
+            now_ms - last_ms <= self._idle_ms
+            and now_ms - state.session_start_ms <= SESSION_MAX_LENGTH_S * 1000
+        )
+
+    def _renew_session(self, now_ms: int) -> str:
+        store = self._store
+        state = store.current()
+        last_ms = max(state.session_last_ms, store.activity_ms())
+        if state.session_id is None or not self._session_live(state, last_ms, now_ms):
+            # Another process may have renewed it meanwhile: decide on the freshest state.
+            def renew(s: IdentityState) -> tuple[IdentityState, None]:
+                last = max(s.session_last_ms, store.activity_ms())
+                if s.session_id is not None and self._session_live(s, last, now_ms):
+                    return s, None
+                fresh = uuid7()
+                return replace(
+                    s, session_id=fresh, session_start_ms=now_ms, session_last_ms=now_ms
+                ), None
+
+            store.transact(renew)
+            state = store.current()
+        store.record_activity(now_ms)
+        self._activity = (state.session_id, now_ms, now_ms)
+        assert state.session_id is not None
+        return state.session_id
+
+    def _forget_session_activity(self) -> None:
+        self._activity = (None, 0, 0)
+
+    # -- identity ------------------------------------------------------------------------------
+
+    def _emit(self, outcome: identity.Outcome) -> None:
+        """Send the events an identity operation produced, under the identity it produced."""
+        if outcome.warning:
+            logger.warning("%s", outcome.warning)
+        for name, props in outcome.events:
+            self._send(name, props, None, None, None)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def _get_delivery(self) -> Delivery:
+        delivery = self._delivery
+        if delivery is None:
+            with self._lock:
+                if self._delivery is None:
+                    self._delivery = build_delivery(self.options)
+                    atexit.register(self._atexit_hook)
+                delivery = self._delivery
+        return delivery
+
+    def has_opted_out(self) -> bool:
+        """True when nothing is sent: ``DO_NOT_TRACK``/``POSTHOG_CLIENT_DISABLED``, ``disabled``
+        or ``opt_out()``."""
+        if self._opted_out is None:
+            self._opted_out = bool(self._store.opted_out())
+        return self._opted_out
+
+    @never_raises(None)
+    def opt_out(self) -> None:
+        """Stop sending at once, delete the unsent queue, and remember the choice (A19)."""
+        self._opted_out = True
+        self._store.set_opted_out(True)
+        if self._opt_out_env is None:
+            purged = self._get_delivery().purge()
+            logger.info("opted out; %d unsent events deleted", purged)
+
+    @never_raises(None)
+    def opt_in(self) -> None:
+        """Resume sending and remember the choice; an opt-out by environment still wins."""
+        if self._opt_out_env is not None:
+            logger.warning("opt_in() ignored: %s opts this process out", self._opt_out_env)
+            return
+        self._opted_out = False
+        self._store.set_opted_out(False)
+
+    @never_raises(FlushResult())
+    def flush(self, timeout_s: float | None = None) -> FlushResult:
+        """Deliver what is queued, waiting at most ``timeout_s``; returns sent/pending/dropped."""
+        delivery = self._delivery
+        return FlushResult() if delivery is None else delivery.flush(timeout_s)
+
+    @never_raises(FlushResult())
+    def shutdown(self, timeout_s: float | None = None) -> FlushResult:
+        """Flush within ``timeout_s`` (default ``shutdown_timeout_s``) and stop; idempotent.
+
+        Unsent events stay on disk (persisted mode) for the next process to deliver.
+        """
+        with self._lock:
+            delivery, self._delivery = self._delivery, None
+            self._closed = True
+        atexit.unregister(self._atexit_hook)
+        if delivery is None:
+            return FlushResult()
+        return delivery.shutdown(
+            self.options.shutdown_timeout_s if timeout_s is None else timeout_s
+        )
+
+    def stats(self) -> dict[str, int]:
+        """Counters of sent, retried, pending and dropped events (``dropped_<reason>``)."""
+        counters = dict(self._delivery.stats()) if self._delivery is not None else {}
+        for reason, count in self._refused.items():
+            counters[f"dropped_{reason}"] = counters.get(f"dropped_{reason}", 0) + count
+        return counters
+
+    def _after_fork(self) -> None:
+        # The child starts with fresh locks and no claim on the parent's pipeline.
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+        self._store.after_fork()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.shutdown()
+
+
+def _shutdown_at_exit(ref: weakref.ref[Client]) -> None:
+    client = ref()
+    if client is not None:
+        client.shutdown()
+
+
+def _after_fork(ref: weakref.ref[Client]) -> None:
+    client = ref()
+    if client is not None:
+        client._after_fork()

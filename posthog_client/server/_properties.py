@@ -1,0 +1,148 @@
+"""Person-property algebra: ``$set_once``/``$set``/``$unset`` (S12/S13), creation (S2), ``$initial_*`` (S21)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+__all__ = ["add_initial_properties", "apply_updates", "compute_updates", "creation_properties"]
+
+# Event properties ingestion copies onto the person ($set) and, first touch only, as $initial_* ($set_once).
+_EVENT_TO_PERSON: Final = (
+    "$app_build",
+    "$app_name",
+    "$app_namespace",
+    "$app_version",
+    "$browser",
+    "$browser_version",
+    "$device_type",
+    "$current_url",
+    "$pathname",
+    "$os",
+    "$os_version",
+    "$referring_domain",
+    "$referrer",
+    "$screen_height",
+    "$screen_width",
+    "$viewport_height",
+    "$viewport_width",
+    "$raw_user_agent",
+)
+_CAMPAIGN: Final = (
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_content",
+    "utm_name",
+    "utm_term",
+    "gclid",
+    "gad_source",
+    "gclsrc",
+    "dclid",
+    "gbraid",
+    "wbraid",
+    "fbclid",
+    "msclkid",
+    "twclid",
+    "li_fat_id",
+    "mc_cid",
+    "igshid",
+    "ttclid",
+    "rdt_cid",
+    "irclid",
+    "_kx",
+    "epik",
+    "qclid",
+    "sccid",
+)
+_INITIAL_KEY: Final = {
+    key: f"$initial_{key.removeprefix('$')}" for key in _EVENT_TO_PERSON + _CAMPAIGN
+}
+# a server SDK's host OS says nothing about the person, so it is not copied (W11)
+_SERVER_HOST_KEYS: Final = frozenset({"$os", "$os_version"})
+
+
+def _object(value: object) -> dict[str, Any]:
+    return dict(value) if isinstance(value, Mapping) else {}
+
+
+def _same_json(a: object, b: object) -> bool:
+    # Python says True == 1; JSON (and ingestion's !==) does not
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return a == b
+    return type(a) is type(b) and a == b
+
+
+def add_initial_properties(properties: dict[str, Any]) -> None:
+    """Add the automatic person properties of an event to its ``$set``/``$set_once`` (S21), in place.
+
+    Each known key present on the event goes to ``$set`` unless already there and, when not
+    null, to ``$set_once`` as ``$initial_<key>`` unless already there (a null would block the
+    real first-touch value forever). ``$os_name`` is a fallback for ``$initial_os``.
+    """
+    is_server = properties.get("$is_server") is True
+    present = [
+        key
+        for key in _INITIAL_KEY
+        if key in properties and not (is_server and key in _SERVER_HOST_KEYS)
+    ]
+    os_name = None if is_server else properties.get("$os_name")
+    if not present and os_name is None:
+        return
+    set_ = _object(properties.get("$set"))
+    set_once = _object(properties.get("$set_once"))
+    for key in present:
+        value = properties[key]
+        set_.setdefault(key, value)
+        if value is not None:
+            set_once.setdefault(_INITIAL_KEY[key], value)
+    if os_name is not None:
+        set_once.setdefault("$initial_os", os_name)
+    properties["$set"] = set_
+    properties["$set_once"] = set_once
+
+
+def creation_properties(
+    event_properties: Mapping[str, Any], creator_event_uuid: str
+) -> dict[str, Any]:
+    """Properties of a person an event creates: ``{**$set_once, **$set, $creator_event_uuid}`` (S2)."""
+    return {
+        **_object(event_properties.get("$set_once")),
+        **_object(event_properties.get("$set")),
+        "$creator_event_uuid": creator_event_uuid,
+    }
+
+
+def compute_updates(
+    event_properties: Mapping[str, Any], current: Mapping[str, Any]
+) -> tuple[dict[str, Any], list[str]]:
+    """The keys an event sets and the keys it deletes, both against the pre-event ``current`` (S12).
+
+    ``$set_once`` fills only keys absent from ``current`` (a stored null counts as present,
+    S13); ``$set`` then overrides every key whose value differs; ``$unset`` (a list of keys, or
+    an object whose keys are used) deletes keys present in ``current``.
+    """
+    to_set = {
+        key: value
+        for key, value in _object(event_properties.get("$set_once")).items()
+        if key not in current
+    }
+    for key, value in _object(event_properties.get("$set")).items():
+        if key not in current or not _same_json(current[key], value):
+            to_set[key] = value
+    unset = event_properties.get("$unset")
+    names = unset if isinstance(unset, list) else list(unset) if isinstance(unset, Mapping) else []
+    to_unset = [name for name in names if isinstance(name, str) and name in current]
+    return to_set, to_unset
+
+
+def apply_updates(
+    current: Mapping[str, Any], to_set: Mapping[str, Any], to_unset: list[str]
+) -> dict[str, Any]:
+    """``current`` with ``to_set`` applied, then ``to_unset`` deleted (sets first, then deletes)."""
+    updated = {**current, **to_set}
+    for name in to_unset:
+        updated.pop(name, None)
+    return updated
