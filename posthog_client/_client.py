@@ -6,6 +6,7 @@ import atexit
 import datetime as dt
 import functools
 import os
+import sys
 import threading
 import weakref
 from collections.abc import Mapping
@@ -16,14 +17,17 @@ from uuid import UUID
 
 from . import _identity as identity
 from ._client_identity import IdentityMethods
-from ._config import SESSION_MAX_LENGTH_S, Options, env_opt_out_reason
+from ._config import Options, env_opt_out_reason
+from ._context import RequestContext, current_context
 from ._delivery import Delivery, FlushResult
 from ._encoding import encode_event
 from ._events import format_timestamp, now_timestamp, system_context
+from ._exception_event import exception_properties
 from ._exceptions import InvalidEventError
 from ._guard import never_raises
 from ._log import enable_debug_logging, logger, warn_once
 from ._pipeline import build_delivery
+from ._session import SessionTracker
 from ._state import IdentityState, StateStore
 from ._uuid7 import normalize_uuid, uuid7
 from ._validation import IdChecker
@@ -69,9 +73,8 @@ class Client(IdentityMethods):
         self._closed = False
         self._refused: dict[str, int] = {}
         self._base: tuple[IdentityState | None, dict[str, Any]] = (None, {})
-        self._activity: tuple[str | None, int, int] = (None, 0, 0)  # session, last ms, persisted ms
         self._atexit_hook = functools.partial(_shutdown_at_exit, weakref.ref(self))
-        self._idle_ms = int(self.options.session_idle_timeout_s * 1000)
+        self._sessions = SessionTracker(self._store, self.options.session_idle_timeout_s)
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(after_in_child=functools.partial(_after_fork, weakref.ref(self)))
 
@@ -120,6 +123,47 @@ class Client(IdentityMethods):
         stamp, now_ms = now_timestamp()
         if timestamp is not None:
             stamp = format_timestamp(timestamp)
+        context = current_context()
+        if context is None:
+            props = self._device_properties(properties, explicit_id, now_ms)
+        else:
+            props = self._context_properties(context, properties, explicit_id)
+        uuid = (normalize_uuid(event_uuid) if event_uuid is not None else None) or uuid7()
+        message = {
+            "event": event,
+            "distinct_id": props.pop("distinct_id"),
+            "properties": props,
+            "timestamp": stamp,
+            "uuid": uuid,
+        }
+        line = encode_event(message, strict=self.options.strict)
+        if len(line) > MAX_EVENT_BYTES:
+            self._refuse(
+                "oversize", f"event {event!r} is {len(line)} bytes, over {MAX_EVENT_BYTES}"
+            )
+            return None
+        return uuid if self._get_delivery().submit(line) else None
+
+    @never_raises(None)
+    def capture_exception(
+        self,
+        exception: BaseException | None = None,
+        properties: Mapping[str, Any] | None = None,
+        *,
+        distinct_id: str | None = None,
+    ) -> str | None:
+        """Capture ``exception`` (default: the one being handled) as a ``$exception`` event."""
+        exc = exception if exception is not None else sys.exc_info()[1]
+        if exc is None:
+            logger.warning("capture_exception() called with no exception")
+            return None
+        props = exception_properties(exc, handled=True)
+        return self.capture("$exception", {**props, **(properties or {})}, distinct_id=distinct_id)
+
+    def _device_properties(
+        self, properties: Mapping[str, Any] | None, explicit_id: str | None, now_ms: int
+    ) -> dict[str, Any]:
+        """Properties of an event of this device's persisted identity (desktop and CLI apps)."""
         store = self._store
         store.refresh()
         session_id = self._session_id(now_ms, active=True)
@@ -132,10 +176,11 @@ class Client(IdentityMethods):
         if explicit_id is None:
             distinct_id, identified = state.distinct_id, state.identified
             person = identity.has_person_processing(state, self.options.person_profiles)
+            wants_person = properties and ("$set" in properties or "$set_once" in properties)
             if (
                 not state.person_processing
                 and self.options.person_profiles != "never"
-                and (person or (properties and ("$set" in properties or "$set_once" in properties)))
+                and (person or wants_person)
             ):  # R30/R31: person processing sticks once an event asked for it
                 person = True
                 store.transact(lambda s: (replace(s, person_processing=True), None))
@@ -144,21 +189,32 @@ class Client(IdentityMethods):
             person = self.options.person_profiles != "never"
         props["$is_identified"] = identified
         props["$process_person_profile"] = person
-        uuid = (normalize_uuid(event_uuid) if event_uuid is not None else None) or uuid7()
-        message = {
-            "event": event,
-            "distinct_id": distinct_id,
-            "properties": props,
-            "timestamp": stamp,
-            "uuid": uuid,
-        }
-        line = encode_event(message, strict=self.options.strict)
-        if len(line) > MAX_EVENT_BYTES:
-            self._refuse(
-                "oversize", f"event {event!r} is {len(line)} bytes, over {MAX_EVENT_BYTES}"
-            )
-            return None
-        return uuid if self._get_delivery().submit(line) else None
+        props["distinct_id"] = distinct_id
+        return props
+
+    def _context_properties(
+        self,
+        context: RequestContext,
+        properties: Mapping[str, Any] | None,
+        explicit_id: str | None,
+    ) -> dict[str, Any]:
+        """Properties of a backend event: the context's ids, never the device's (R38, R39)."""
+        props = {**system_context(), **self.options.super_properties}
+        props.update(self._store.current().super_properties)
+        if context.session_id:
+            props["$session_id"] = context.session_id
+        if context.tags:
+            props.update(context.tags)
+            props["$context_tags"] = sorted(context.tags)
+        if properties:
+            props.update(properties)
+        distinct_id = explicit_id or context.distinct_id
+        person = distinct_id is not None and self.options.person_profiles != "never"
+        props["$is_server"] = True  # after caller properties: it cannot be overridden (W11)
+        props["$is_identified"] = distinct_id is not None
+        props["$process_person_profile"] = person
+        props["distinct_id"] = distinct_id or uuid7()  # personless, like PostHog's server SDKs
+        return props
 
     def _refuse(self, reason: str, message: str) -> None:
         """Count and log an event that will not be sent (strict mode raises instead)."""
@@ -180,50 +236,10 @@ class Client(IdentityMethods):
         return base
 
     def _session_id(self, now_ms: int, *, active: bool) -> str:
-        """SE2–SE6: the session every process of this project shares, renewed when it expires."""
-        state = self._store.current()
-        session, last_ms, persisted_ms = self._activity
-        if session != state.session_id:
-            last_ms = persisted_ms = state.session_last_ms
-        if state.session_id is not None and self._session_live(state, max(last_ms, 0), now_ms):
-            if active:
-                if now_ms - persisted_ms >= _ACTIVITY_PERSIST_MS:
-                    self._store.record_activity(now_ms)
-                    persisted_ms = now_ms
-                self._activity = (state.session_id, max(now_ms, last_ms), persisted_ms)
-            return state.session_id
-        return self._renew_session(now_ms)
-
-    def _session_live(self, state: IdentityState, last_ms: int, now_ms: int) -> bool:
-        return (
-            now_ms - last_ms <= self._idle_ms
-            and now_ms - state.session_start_ms <= SESSION_MAX_LENGTH_S * 1000
-        )
-
-    def _renew_session(self, now_ms: int) -> str:
-        store = self._store
-        state = store.current()
-        last_ms = max(state.session_last_ms, store.activity_ms())
-        if state.session_id is None or not self._session_live(state, last_ms, now_ms):
-            # Another process may have renewed it meanwhile: decide on the freshest state.
-            def renew(s: IdentityState) -> tuple[IdentityState, None]:
-                last = max(s.session_last_ms, store.activity_ms())
-                if s.session_id is not None and self._session_live(s, last, now_ms):
-                    return s, None
-                fresh = uuid7()
-                return replace(
-                    s, session_id=fresh, session_start_ms=now_ms, session_last_ms=now_ms
-                ), None
-
-            store.transact(renew)
-            state = store.current()
-        store.record_activity(now_ms)
-        self._activity = (state.session_id, now_ms, now_ms)
-        assert state.session_id is not None
-        return state.session_id
+        return self._sessions.session_id(now_ms, active=active)
 
     def _forget_session_activity(self) -> None:
-        self._activity = (None, 0, 0)
+        self._sessions.forget()
 
     # -- identity ------------------------------------------------------------------------------
 

@@ -76,7 +76,7 @@ _EVENT_COLUMNS: Final = """
 """
 
 
-_Owner: TypeAlias = "int | str | None"
+_Owner: TypeAlias = int | str | None
 """Whose events: a person's row id, a distinct id without a person, or everybody (None)."""
 
 
@@ -84,8 +84,9 @@ def _events_filter(owner: _Owner) -> tuple[str, tuple[int | str, ...]]:
     if owner is None:
         return "", ()
     if isinstance(owner, int):
-        return "WHERE e.distinct_id IN (SELECT distinct_id FROM distinct_ids WHERE person_id = ?)", (
-            owner,
+        return (
+            "WHERE e.distinct_id IN (SELECT distinct_id FROM distinct_ids WHERE person_id = ?)",
+            (owner,),
         )
     return "WHERE e.distinct_id = ?", (owner,)
 
@@ -226,7 +227,8 @@ class Store:
 
     def add_distinct_id(self, person_id: int, distinct_id: str) -> None:
         self._db.execute(
-            "INSERT INTO distinct_ids (distinct_id, person_id) VALUES (?, ?)", (distinct_id, person_id)
+            "INSERT INTO distinct_ids (distinct_id, person_id) VALUES (?, ?)",
+            (distinct_id, person_id),
         )
 
     def merge_persons(self, source_id: int, target_id: int) -> None:
@@ -302,7 +304,9 @@ class Store:
         )
 
     def warnings(self) -> list[tuple[str, dict[str, Any], str]]:
-        rows = self._db.execute("SELECT type, details, timestamp FROM ingestion_warnings ORDER BY id")
+        rows = self._db.execute(
+            "SELECT type, details, timestamp FROM ingestion_warnings ORDER BY id"
+        )
         return [(row[0], json.loads(row[1]), row[2]) for row in rows]
 
     # groups (S19)
@@ -324,7 +328,8 @@ class Store:
         self, index: int, key: str, properties: dict[str, Any], created_at: datetime
     ) -> None:
         row = self._db.execute(
-            "SELECT properties FROM groups WHERE group_type_index = ? AND group_key = ?", (index, key)
+            "SELECT properties FROM groups WHERE group_type_index = ? AND group_key = ?",
+            (index, key),
         ).fetchone()
         merged = {**(json.loads(row[0]) if row else {}), **properties}
         self._db.execute(
