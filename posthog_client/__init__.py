@@ -15,6 +15,7 @@ from __future__ import annotations
 from ._api import (
     alias,
     capture,
+    capture_exception,
     flush,
     get_client,
     get_device_id,
@@ -37,6 +38,7 @@ from ._api import (
 )
 from ._backend import Backend
 from ._client import Client
+from ._context import identify_context, new_context, set_context_session, tag
 from ._delivery import FlushResult
 from ._exceptions import (
     ConfigurationError,
@@ -67,6 +69,7 @@ __all__ = [
     "__version__",
     "alias",
     "capture",
+    "capture_exception",
     "flush",
     "get_client",
     "get_device_id",
@@ -74,16 +77,20 @@ __all__ = [
     "get_session_id",
     "has_opted_out",
     "identify",
+    "identify_context",
     "init",
     "is_identified",
     "merge_dangerously",
+    "new_context",
     "opt_in",
     "opt_out",
     "register",
     "register_once",
     "reset",
+    "set_context_session",
     "set_person_properties",
     "shutdown",
+    "tag",
     "unregister",
     "unset_person_properties",
 ]

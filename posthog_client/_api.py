@@ -13,8 +13,8 @@ from ._delivery import FlushResult
 from ._log import warn_once
 
 __all__ = [
-    "alias", "capture", "flush", "get_client", "get_device_id", "get_distinct_id",
-    "get_session_id", "has_opted_out", "identify", "init", "is_identified", "merge_dangerously",
+    "alias", "capture", "capture_exception", "flush", "get_client", "get_device_id",
+    "get_distinct_id", "get_session_id", "has_opted_out", "identify", "init", "is_identified", "merge_dangerously",
     "opt_in", "opt_out", "register", "register_once", "reset", "set_person_properties",
     "shutdown", "unregister", "unset_person_properties",
 ]  # fmt: skip
@@ -61,6 +61,18 @@ def capture(
     if c is None:
         return None
     return c.capture(event, properties, distinct_id=distinct_id, timestamp=timestamp, uuid=uuid)
+
+
+def capture_exception(
+    exception: BaseException | None = None,
+    properties: Mapping[str, Any] | None = None,
+    *,
+    distinct_id: str | None = None,
+) -> str | None:
+    c = _current("capture_exception")
+    return (
+        None if c is None else c.capture_exception(exception, properties, distinct_id=distinct_id)
+    )
 
 
 def identify(

@@ -96,11 +96,6 @@ class Client(IdentityMethods):
         """
         if self._pid != os.getpid():
             self._after_fork()
-        if self._opted_out is not False and self.has_opted_out():
-            return None
-        if self._closed:
-            warn_once("capture-after-shutdown", "capture() after shutdown(): events are dropped")
-            return None
         if not isinstance(event, str) or not event.strip():
             self._refuse("invalid_event", f"event name {event!r} is empty or not a string")
             return None
@@ -119,19 +114,26 @@ class Client(IdentityMethods):
         timestamp: dt.datetime | None,
         event_uuid: str | UUID | None,
         explicit_id: str | None,
+        wire_id: str | None = None,
     ) -> str | None:
+        """Build, encode and queue one event; ``wire_id`` overrides only its root distinct id."""
+        if self._opted_out is not False and self.has_opted_out():
+            return None
+        if self._closed:
+            warn_once("capture-after-shutdown", "capture() after shutdown(): events are dropped")
+            return None
         stamp, now_ms = now_timestamp()
         if timestamp is not None:
             stamp = format_timestamp(timestamp)
         context = current_context()
         if context is None:
-            props = self._device_properties(properties, explicit_id, now_ms)
+            distinct_id, props = self._device_properties(properties, explicit_id, now_ms)
         else:
-            props = self._context_properties(context, properties, explicit_id)
+            distinct_id, props = self._context_properties(context, properties, explicit_id)
         uuid = (normalize_uuid(event_uuid) if event_uuid is not None else None) or uuid7()
         message = {
             "event": event,
-            "distinct_id": props.pop("distinct_id"),
+            "distinct_id": wire_id or distinct_id,
             "properties": props,
             "timestamp": stamp,
             "uuid": uuid,
@@ -162,8 +164,8 @@ class Client(IdentityMethods):
 
     def _device_properties(
         self, properties: Mapping[str, Any] | None, explicit_id: str | None, now_ms: int
-    ) -> dict[str, Any]:
-        """Properties of an event of this device's persisted identity (desktop and CLI apps)."""
+    ) -> tuple[str, dict[str, Any]]:
+        """Distinct id and properties of an event of this device's persisted identity (desktop and CLI apps)."""
         store = self._store
         store.refresh()
         session_id = self._session_id(now_ms, active=True)
@@ -189,16 +191,15 @@ class Client(IdentityMethods):
             person = self.options.person_profiles != "never"
         props["$is_identified"] = identified
         props["$process_person_profile"] = person
-        props["distinct_id"] = distinct_id
-        return props
+        return distinct_id, props
 
     def _context_properties(
         self,
         context: RequestContext,
         properties: Mapping[str, Any] | None,
         explicit_id: str | None,
-    ) -> dict[str, Any]:
-        """Properties of a backend event: the context's ids, never the device's (R38, R39)."""
+    ) -> tuple[str, dict[str, Any]]:
+        """Distinct id and properties of a backend event: the context's ids, never the device's (R38, R39)."""
         props = {**system_context(), **self.options.super_properties}
         props.update(self._store.current().super_properties)
         if context.session_id:
@@ -213,8 +214,7 @@ class Client(IdentityMethods):
         props["$is_server"] = True  # after caller properties: it cannot be overridden (W11)
         props["$is_identified"] = distinct_id is not None
         props["$process_person_profile"] = person
-        props["distinct_id"] = distinct_id or uuid7()  # personless, like PostHog's server SDKs
-        return props
+        return distinct_id or uuid7(), props  # no id: personless, like PostHog's server SDKs
 
     def _refuse(self, reason: str, message: str) -> None:
         """Count and log an event that will not be sent (strict mode raises instead)."""
@@ -247,8 +247,8 @@ class Client(IdentityMethods):
         """Send the events an identity operation produced, under the identity it produced."""
         if outcome.warning:
             logger.warning("%s", outcome.warning)
-        for name, props in outcome.events:
-            self._send(name, props, None, None, None)
+        for name, props in outcome.events:  # $identify's root id is the new id (W5)
+            self._send(name, props, None, None, None, props.get("distinct_id"))
 
     # -- lifecycle -----------------------------------------------------------------------------
 

@@ -46,7 +46,7 @@ def parse_sent_at(value: object) -> datetime | None:
 
 
 def event_token(raw: Mapping[str, Any]) -> str | None:
-    """The project token an event carries itself: ``token``/``$token``/``api_key``, else ``properties.token``."""
+    """The token an event carries: ``token``/``$token``/``api_key``, else ``properties.token``."""
     for name in _TOKEN_FIELDS:
         value = raw.get(name)
         if value is not None:
@@ -62,7 +62,7 @@ def event_token(raw: Mapping[str, Any]) -> str | None:
 def capture_events(
     raw_events: Sequence[object], *, sent_at: datetime | None, now: datetime
 ) -> list[CapturedEvent]:
-    """Check and normalise every event of a request; raise ``InvalidEventError`` on the first bad one."""
+    """Check and normalise a request's events; raise ``InvalidEventError`` at the first bad one."""
     return [_capture_one(raw, index, sent_at, now) for index, raw in enumerate(raw_events)]
 
 

@@ -65,7 +65,7 @@ def is_distinct_id_illegal(distinct_id: str) -> bool:
 
 
 def is_distinct_id_unmergeable(distinct_id: str) -> bool:
-    """True if ingestion refuses to merge ``distinct_id``: illegal (V4), holds NUL or is too long (V5)."""
+    """True if ingestion refuses to merge ``distinct_id``: illegal (V4), NUL or too long (V5)."""
     return (
         is_distinct_id_illegal(distinct_id)
         or "\x00" in distinct_id

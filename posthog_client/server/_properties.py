@@ -1,4 +1,4 @@
-"""Person-property algebra: ``$set_once``/``$set``/``$unset`` (S12/S13), creation (S2), ``$initial_*`` (S21)."""
+"""Person-property algebra: ``$set_once``/``$set``/``$unset`` (S12, S13), S2 and S21."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any, Final
 
 __all__ = ["add_initial_properties", "apply_updates", "compute_updates", "creation_properties"]
 
-# Event properties ingestion copies onto the person ($set) and, first touch only, as $initial_* ($set_once).
+# event properties ingestion copies onto the person ($set) and, first touch only, as $initial_*
 _EVENT_TO_PERSON: Final = (
     "$app_build",
     "$app_name",
@@ -76,7 +76,7 @@ def _same_json(a: object, b: object) -> bool:
 
 
 def add_initial_properties(properties: dict[str, Any]) -> None:
-    """Add the automatic person properties of an event to its ``$set``/``$set_once`` (S21), in place.
+    """Add an event's automatic person properties to its ``$set``/``$set_once`` (S21), in place.
 
     Each known key present on the event goes to ``$set`` unless already there and, when not
     null, to ``$set_once`` as ``$initial_<key>`` unless already there (a null would block the
@@ -107,7 +107,7 @@ def add_initial_properties(properties: dict[str, Any]) -> None:
 def creation_properties(
     event_properties: Mapping[str, Any], creator_event_uuid: str
 ) -> dict[str, Any]:
-    """Properties of a person an event creates: ``{**$set_once, **$set, $creator_event_uuid}`` (S2)."""
+    """A new person's properties: ``{**$set_once, **$set, "$creator_event_uuid": uuid}`` (S2)."""
     return {
         **_object(event_properties.get("$set_once")),
         **_object(event_properties.get("$set")),

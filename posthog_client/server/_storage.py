@@ -195,7 +195,8 @@ class Store:
             version=0,
         )
         cursor = self._db.execute(
-            "INSERT INTO persons (uuid, properties, is_identified, created_at, last_seen_at, version)"
+            "INSERT INTO persons"
+            " (uuid, properties, is_identified, created_at, last_seen_at, version)"
             " VALUES (?, ?, ?, ?, ?, ?)",
             (
                 person.uuid,
@@ -213,8 +214,8 @@ class Store:
 
     def save_person(self, person: PersonRow) -> None:
         self._db.execute(
-            "UPDATE persons SET properties = ?, is_identified = ?, created_at = ?, last_seen_at = ?,"
-            " version = ? WHERE id = ?",
+            "UPDATE persons SET properties = ?, is_identified = ?, created_at = ?,"
+            " last_seen_at = ?, version = ? WHERE id = ?",
             (
                 _dumps(person.properties),
                 person.is_identified,
@@ -286,7 +287,8 @@ class Store:
         """Events of a person (its id), of one distinct id, or all (None), newest first."""
         where, params = _events_filter(owner)
         rows = self._db.execute(
-            f"SELECT {_EVENT_COLUMNS} {where} ORDER BY e.timestamp DESC, e.seq DESC LIMIT ? OFFSET ?",
+            f"SELECT {_EVENT_COLUMNS} {where}"
+            " ORDER BY e.timestamp DESC, e.seq DESC LIMIT ? OFFSET ?",
             (*params, limit, offset),
         )
         return [EventRow(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5], r[6], r[7]) for r in rows]

@@ -1,4 +1,4 @@
-"""Event time as PostHog's capture computes it (S26), and the one text format timestamps are stored in."""
+"""Event time as PostHog's capture computes it (S26), and the text form timestamps are stored in."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ _ISO: Final = re.compile(
 def parse_timestamp(text: str) -> datetime | None:
     """Parse an ISO-8601 timestamp or Unix time (seconds, or milliseconds past 10 digits) to UTC."""
     text = text.strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         number = int(text)
         try:
             return EPOCH + timedelta(seconds=number if len(text) <= 10 else number / 1000)

@@ -1,0 +1,48 @@
+"""A local reference server for PostHog's ingestion API, with PostHog's person-merge rules.
+
+Point any PostHog SDK (this one, posthog-python, posthog-js…) at it to see identity
+resolution work end to end, offline: anonymous events, ``$identify``, ``$create_alias`` and
+``$merge_dangerously`` merge persons exactly as PostHog's ingestion does (refusals and
+ingestion warnings included), and the query API returns a person by any of its distinct ids,
+with its full event history.
+
+From a shell: ``posthog-client serve`` (or ``python -m posthog_client.server``). In-process::
+
+    from posthog_client.server import LocalServer
+
+    with LocalServer(api_key="phc_local") as server:
+        ...  # send events to server.url
+        person = server.engine.person("user-42")
+
+``PersonEngine`` is the same engine without HTTP: ``ingest(events)`` and queries.
+"""
+
+from __future__ import annotations
+
+from ._engine import PersonEngine
+from ._ids import is_distinct_id_illegal, is_distinct_id_unmergeable
+from ._local import DEFAULT_API_KEY, LocalServer
+from ._models import (
+    Group,
+    IngestionWarning,
+    IngestResult,
+    InvalidEventError,
+    Person,
+    PersonMode,
+    StoredEvent,
+)
+
+__all__ = [
+    "DEFAULT_API_KEY",
+    "Group",
+    "IngestResult",
+    "IngestionWarning",
+    "InvalidEventError",
+    "LocalServer",
+    "Person",
+    "PersonEngine",
+    "PersonMode",
+    "StoredEvent",
+    "is_distinct_id_illegal",
+    "is_distinct_id_unmergeable",
+]

@@ -1,0 +1,115 @@
+"""``LocalServer``: the reference server in a background thread, for tests, examples and the CLI."""
+
+from __future__ import annotations
+
+import os
+import threading
+from types import TracebackType
+from typing import Final
+
+from ._engine import PersonEngine
+from ._http import IngestionHTTPServer
+
+__all__ = ["DEFAULT_API_KEY", "LocalServer"]
+
+DEFAULT_API_KEY: Final = "phc_local"
+"""The project key a ``LocalServer`` accepts unless told otherwise."""
+
+_POLL_INTERVAL_S: Final = 0.05  # how fast the serving loop notices stop()
+
+
+class LocalServer:
+    """PostHog's ingestion API and person rules on SQLite, served from a background thread.
+
+    It accepts ``/batch/``, ``/capture/``, ``/e/``, ``/i/v0/e/`` and ``/track/`` for the
+    project key ``api_key``, and answers the query API (``/api/persons``, ``/api/events``,
+    ``/api/ingestion_warnings``). ``port=0`` picks a free port; ``db_path=None`` keeps the
+    data in memory. ``engine`` is the ``PersonEngine`` behind it, for direct queries.
+
+    >>> with LocalServer() as server:
+    ...     url = server.url           # e.g. "http://127.0.0.1:53127"
+    ...     person = server.engine.person("some-distinct-id")
+    """
+
+    def __init__(
+        self,
+        api_key: str = DEFAULT_API_KEY,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        db_path: str | os.PathLike[str] | None = None,
+        shuffle: bool = False,
+        seed: int | None = None,
+        log_requests: bool = False,
+    ) -> None:
+        if not api_key:
+            raise ValueError("api_key must be a non-empty project key")
+        self.api_key = api_key
+        self.host = host
+        self.db_path: str | os.PathLike[str] = ":memory:" if db_path is None else db_path
+        self.engine = PersonEngine(self.db_path, shuffle=shuffle, seed=seed)
+        self._port = port
+        self._log_requests = log_requests
+        self._httpd: IngestionHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._stopped = threading.Event()
+        self._lock = threading.Lock()
+
+    @property
+    def port(self) -> int:
+        """The port it listens on (the one picked for ``port=0`` once started)."""
+        return self._httpd.server_address[1] if self._httpd is not None else self._port
+
+    @property
+    def url(self) -> str:
+        """Its base URL, e.g. ``http://127.0.0.1:8010``: the ``host`` to give an SDK."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def start(self) -> LocalServer:
+        """Bind and start serving in a daemon thread; returns the server itself."""
+        with self._lock:
+            if self._stopped.is_set():
+                raise RuntimeError("a stopped LocalServer cannot be started again")
+            if self._httpd is not None:
+                return self
+            self._httpd = IngestionHTTPServer(
+                (self.host, self._port), self.engine, self.api_key, log_requests=self._log_requests
+            )
+            self._thread = threading.Thread(
+                target=self._httpd.serve_forever,
+                kwargs={"poll_interval": _POLL_INTERVAL_S},
+                name="posthog_client.LocalServer",
+                daemon=True,
+            )
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, close every connection and the database; idempotent."""
+        with self._lock:
+            if self._stopped.is_set():
+                return
+            httpd, thread = self._httpd, self._thread
+            if httpd is not None and thread is not None:
+                httpd.shutdown()
+                httpd.close_connections()
+                httpd.server_close()  # joins the handler threads
+                thread.join()
+            self.engine.close()
+            self._stopped.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until ``stop()`` (True) or ``timeout`` seconds (False); Ctrl-C interrupts it."""
+        return self._stopped.wait(timeout)
+
+    def __enter__(self) -> LocalServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

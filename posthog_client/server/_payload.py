@@ -1,0 +1,177 @@
+"""Decoding of ingestion request bodies into events, as PostHog's capture service accepts them.
+
+Bodies may be gzip (detected by magic bytes or announced by ``Content-Encoding`` or
+``?compression=gzip|gzip-js``), base64 (``?compression=base64|b64``), or a form with a
+``data`` field; the size limit applies after decompression, so a gzip bomb is cut off as soon
+as it exceeds the limit. The JSON is a batch object ``{"api_key", "batch", "sent_at"}``, an
+array of events, or one event.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+from urllib.parse import parse_qs
+
+from ._capture import event_token
+
+__all__ = [
+    "BATCH_BODY_LIMIT",
+    "EVENT_BODY_LIMIT",
+    "IngestRequest",
+    "RequestError",
+    "check_token",
+    "parse_ingest_request",
+]
+
+BATCH_BODY_LIMIT: Final = 20 * 1024 * 1024
+"""Largest decompressed body of ``/batch/``."""
+EVENT_BODY_LIMIT: Final = 2 * 1024 * 1024
+"""Largest decompressed body of the other ingestion routes."""
+
+_GZIP_MAGIC: Final = b"\x1f\x8b"
+_GZIP_HINTS: Final = frozenset({"gzip", "gzip-js"})
+_BASE64_HINTS: Final = frozenset({"base64", "b64"})
+_UNSUPPORTED_HINTS: Final = frozenset({"lz64", "lz-string"})
+
+
+class RequestError(Exception):
+    """A request PostHog's capture would refuse: ``status`` and a machine-readable ``code``."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+@dataclass(frozen=True)
+class IngestRequest:
+    """The events of one request, with its project token and send time (if any)."""
+
+    events: list[Mapping[str, Any]]
+    tokens: frozenset[str]
+    sent_at: str | None
+
+
+def parse_ingest_request(
+    body: bytes,
+    *,
+    limit: int,
+    query: Mapping[str, Sequence[str]],
+    content_type: str = "",
+    content_encoding: str = "",
+) -> IngestRequest:
+    """Decode ``body`` (compression, form, JSON, shape) or raise ``RequestError``."""
+    hint = _first(query, "compression")
+    if content_type.split(";")[0].strip().lower() == "application/x-www-form-urlencoded":
+        form = parse_qs(body.decode("latin-1"), keep_blank_values=True)
+        hint = _first(form, "compression") or hint
+        body = (_first(form, "data") or "").encode("latin-1")
+    text = _decompress(body, (hint or "").lower(), content_encoding.strip().lower(), limit)
+    try:
+        payload = json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        raise RequestError(400, "request_parsing_error", f"invalid JSON: {exc}") from None
+    events, batch_token, sent_at = _shape(payload)
+    if not events:
+        raise RequestError(400, "empty_batch", "request holds no event")
+    if sent_at is None:  # /e/ sends it in the query string, in milliseconds
+        millis = _first(query, "_") or _first(query, "sent_at")
+        sent_at = (
+            millis
+            if millis and millis.isascii() and millis.isdigit() and len(millis) > 10
+            else None
+        )
+    tokens = {batch_token} if batch_token else set()
+    tokens.update(token for e in events if isinstance(e, Mapping) and (token := event_token(e)))
+    return IngestRequest(events, frozenset(tokens), sent_at)
+
+
+def check_token(request: IngestRequest, api_key: str) -> None:
+    """401 without a project token, 400 with several, 403 with another project's token."""
+    if not request.tokens:
+        raise RequestError(401, "ingest_key_required", "event submitted without an api_key")
+    if len(request.tokens) > 1:
+        raise RequestError(
+            400, "unroutable_events", "batch submitted with inconsistent api_key values"
+        )
+    if api_key not in request.tokens:
+        raise RequestError(403, "ingest_key_unknown", "API key is not valid for this server")
+
+
+def _shape(payload: object) -> tuple[list[Mapping[str, Any]], str | None, str | None]:
+    if isinstance(payload, list):
+        return payload, None, None
+    if not isinstance(payload, dict):
+        raise RequestError(400, "request_parsing_error", "body must be a JSON object or array")
+    if "batch" not in payload:
+        return [payload], None, None
+    batch = payload["batch"]
+    if not isinstance(batch, list):
+        raise RequestError(400, "request_parsing_error", "batch must be a JSON array")
+    token = payload.get("api_key") or payload.get("token")
+    sent_at = payload.get("sent_at")
+    return (
+        batch,
+        token if isinstance(token, str) else None,
+        sent_at if isinstance(sent_at, str) else None,
+    )
+
+
+def _decompress(body: bytes, hint: str, content_encoding: str, limit: int) -> bytes:
+    if hint in _UNSUPPORTED_HINTS:
+        raise RequestError(
+            400,
+            "request_decoding_error",
+            f"compression={hint} is not supported by the local server",
+        )
+    if hint in _BASE64_HINTS:
+        body = _unbase64(body)
+    if body.startswith(_GZIP_MAGIC) or hint in _GZIP_HINTS or content_encoding == "gzip":
+        return _gunzip(body, limit)
+    if len(body) > limit:
+        raise RequestError(413, "event_too_big", f"payload exceeds {limit} bytes")
+    return body
+
+
+def _unbase64(body: bytes) -> bytes:
+    compact = b"".join(body.split()).translate(bytes.maketrans(b"-_", b"+/"))
+    try:
+        return base64.b64decode(compact + b"=" * (-len(compact) % 4), validate=True)
+    except binascii.Error:
+        raise RequestError(400, "request_decoding_error", "invalid base64 body") from None
+
+
+def _gunzip(data: bytes, limit: int) -> bytes:
+    """Inflate every gzip member, never holding more than ``limit + 1`` bytes of output."""
+    out = bytearray()
+    while True:
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            # max_length bounds each step, so a bomb costs at most limit + 1 bytes of memory
+            out += inflater.decompress(data, limit + 1 - len(out))
+            while inflater.unconsumed_tail and len(out) <= limit:
+                out += inflater.decompress(inflater.unconsumed_tail, limit + 1 - len(out))
+        except zlib.error:
+            raise RequestError(400, "request_decoding_error", "invalid gzip data") from None
+        if len(out) > limit:
+            raise RequestError(413, "event_too_big", f"decompressed payload exceeds {limit} bytes")
+        if not inflater.eof:
+            raise RequestError(400, "request_decoding_error", "truncated gzip data")
+        data = inflater.unused_data
+        if not data.startswith(_GZIP_MAGIC):
+            return bytes(out)
+
+
+def _first(fields: Mapping[str, Sequence[str]], name: str) -> str | None:
+    values = fields.get(name)
+    return values[0] if values else None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
