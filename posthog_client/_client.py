@@ -20,7 +20,7 @@ from ._client_identity import IdentityMethods
 from ._config import Options, env_opt_out_reason
 from ._context import RequestContext, current_context
 from ._delivery import Delivery, FlushResult
-from ._encoding import encode_event
+from ._encoding import encode_event, encode_fragment
 from ._events import format_timestamp, now_timestamp, system_context
 from ._exception_event import exception_properties
 from ._exceptions import InvalidEventError
@@ -72,7 +72,10 @@ class Client(IdentityMethods):
         self._pid = os.getpid()
         self._closed = False
         self._refused: dict[str, int] = {}
-        self._base: tuple[IdentityState | None, dict[str, Any]] = (None, {})
+        self._shared: tuple[IdentityState | None, tuple[dict[str, Any], str, frozenset[str]]] = (
+            None,
+            ({}, "", frozenset()),
+        )
         self._atexit_hook = functools.partial(_shutdown_at_exit, weakref.ref(self))
         self._sessions = SessionTracker(self._store, self.options.session_idle_timeout_s)
         if hasattr(os, "register_at_fork"):
@@ -126,8 +129,9 @@ class Client(IdentityMethods):
         if timestamp is not None:
             stamp = format_timestamp(timestamp)
         context = current_context()
+        shared: tuple[Mapping[str, Any], str] | None = None
         if context is None:
-            distinct_id, props = self._device_properties(properties, explicit_id, now_ms)
+            distinct_id, props, shared = self._device_properties(properties, explicit_id, now_ms)
         else:
             distinct_id, props = self._context_properties(context, properties, explicit_id)
         uuid = (normalize_uuid(event_uuid) if event_uuid is not None else None) or uuid7()
@@ -138,7 +142,7 @@ class Client(IdentityMethods):
             "timestamp": stamp,
             "uuid": uuid,
         }
-        line = encode_event(message, strict=self.options.strict)
+        line = encode_event(message, strict=self.options.strict, shared_properties=shared)
         if len(line) > MAX_EVENT_BYTES:
             self._refuse(
                 "oversize", f"event {event!r} is {len(line)} bytes, over {MAX_EVENT_BYTES}"
@@ -164,17 +168,25 @@ class Client(IdentityMethods):
 
     def _device_properties(
         self, properties: Mapping[str, Any] | None, explicit_id: str | None, now_ms: int
-    ) -> tuple[str, dict[str, Any]]:
-        """Distinct id and properties of an event of this device's persisted identity (desktop and CLI apps)."""
+    ) -> tuple[str, dict[str, Any], tuple[Mapping[str, Any], str] | None]:
+        """Distinct id, own properties and shared properties (dict, JSON) of a device event.
+
+        The shared part (SDK context, device, super properties) is encoded once per state; an
+        event whose own keys collide with it gets a merged dict instead (R35: caller wins).
+        """
         store = self._store
         store.refresh()
         session_id = self._session_id(now_ms, active=True)
         state = store.current()
-        props = {**self._base_properties(state), "$session_id": session_id}
+        shared = self._shared_properties(state)
+        props: dict[str, Any] = {"$session_id": session_id}
+        separate: tuple[Mapping[str, Any], str] | None = (shared[0], shared[1])
         if properties:
             props.update(properties)
             if not props["$session_id"]:  # SE1: only a non-empty caller session id wins
                 props["$session_id"] = session_id
+            if not shared[2].isdisjoint(properties):
+                props, separate = {**shared[0], **props}, None
         if explicit_id is None:
             distinct_id, identified = state.distinct_id, state.identified
             person = identity.has_person_processing(state, self.options.person_profiles)
@@ -191,7 +203,7 @@ class Client(IdentityMethods):
             person = self.options.person_profiles != "never"
         props["$is_identified"] = identified
         props["$process_person_profile"] = person
-        return distinct_id, props
+        return distinct_id, props, separate
 
     def _context_properties(
         self,
@@ -199,7 +211,8 @@ class Client(IdentityMethods):
         properties: Mapping[str, Any] | None,
         explicit_id: str | None,
     ) -> tuple[str, dict[str, Any]]:
-        """Distinct id and properties of a backend event: the context's ids, never the device's (R38, R39)."""
+        """Distinct id and properties of a backend event: the context's ids, never the device's
+        (R38, R39)."""
         props = {**system_context(), **self.options.super_properties}
         props.update(self._store.current().super_properties)
         if context.session_id:
@@ -223,17 +236,21 @@ class Client(IdentityMethods):
             raise InvalidEventError(message)
         logger.warning("event refused: %s", message)
 
-    def _base_properties(self, state: IdentityState) -> dict[str, Any]:
-        """SDK context < device < super properties (R35), rebuilt only when the state changes."""
-        cached_state, base = self._base
+    def _shared_properties(
+        self, state: IdentityState
+    ) -> tuple[dict[str, Any], str, frozenset[str]]:
+        """SDK context < device < super properties (R35) as dict, JSON and key set; rebuilt only
+        when the state changes."""
+        cached_state, shared = self._shared
         if cached_state is not state:
-            base = {**system_context(), "$device_id": state.device_id}
+            base: dict[str, Any] = {**system_context(), "$device_id": state.device_id}
             if self.options.disable_geoip:
                 base["$geoip_disable"] = True
             base.update(self.options.super_properties)
             base.update(state.super_properties)
-            self._base = (state, base)
-        return base
+            shared = (base, encode_fragment(base), frozenset(base))
+            self._shared = (state, shared)
+        return shared
 
     def _session_id(self, now_ms: int, *, active: bool) -> str:
         return self._sessions.session_id(now_ms, active=active)

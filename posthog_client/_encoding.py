@@ -22,7 +22,7 @@ from typing import Any
 from ._exceptions import InvalidEventError
 from ._log import logger
 
-__all__ = ["encode_event", "to_json_value"]
+__all__ = ["encode_event", "encode_fragment", "to_json_value"]
 
 
 def _convert_known(value: Any) -> Any:
@@ -49,17 +49,60 @@ def _convert_known(value: Any) -> Any:
     raise TypeError(type(value).__name__)
 
 
+_encode_string = (
+    json.encoder.encode_basestring
+)  # what the encoder uses for str with ensure_ascii=False
 _encoder = json.JSONEncoder(
     ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=_convert_known
 )
+# JSONEncoder.encode builds a new C encoder on every call; building it once halves the cost.
+# Without cycle markers it is thread-safe, and a cycle ends in RecursionError: the slow path.
+_c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
+
+if _c_make_encoder is not None:
+    _iterencode = _c_make_encoder(
+        None, _convert_known, _encode_string, None, ":", ",", False, False, False
+    )
+
+    def _dumps(value: Any) -> str:
+        return "".join(_iterencode(value, 0))
+
+else:  # pragma: no cover - interpreters without the C accelerator
+    _dumps = _encoder.encode  # type: ignore[assignment]
 
 
-def encode_event(event: Mapping[str, Any], *, strict: bool = False) -> bytes:
-    """The event as compact UTF-8 JSON; problems are fixed (or raised in strict mode)."""
+def encode_fragment(properties: Mapping[str, Any]) -> str:
+    """``properties`` as the inside of a JSON object (no braces), for splicing into events."""
+    return encode_event(properties)[1:-1].decode("utf-8", "surrogatepass")
+
+
+def encode_event(
+    event: Mapping[str, Any],
+    *,
+    strict: bool = False,
+    shared_properties: tuple[Mapping[str, Any], str] | None = None,
+) -> bytes:
+    """The event as compact UTF-8 JSON; problems are fixed (or raised in strict mode).
+
+    ``shared_properties`` is a (dict, pre-encoded fragment) pair of properties shared by many
+    events whose keys the event's own properties do not repeat; splicing the fragment saves
+    encoding them again for every event.
+    """
     try:
-        return _encoder.encode(event).encode("utf-8", "surrogatepass")
+        if shared_properties is None:
+            return _dumps(event).encode("utf-8", "surrogatepass")
+        own = _dumps(event["properties"])
+        fragment = shared_properties[1]
+        spliced = "{" + fragment + ("," + own[1:] if len(own) > 2 and fragment else own[1:])
+        text = _encode_string  # uuid and timestamp are generated or normalised: plain ASCII
+        return (
+            f'{{"event":{text(event["event"])},"distinct_id":{text(event["distinct_id"])},'
+            f'"properties":{spliced},"timestamp":"{event["timestamp"]}","uuid":"{event["uuid"]}"}}'
+        ).encode("utf-8", "surrogatepass")
     except (TypeError, ValueError, RecursionError):
         pass
+    if shared_properties is not None:
+        event = {**event, "properties": {**shared_properties[0], **event["properties"]}}
     problems: list[str] = []
     clean = to_json_value(event, "", problems, set())
     if problems:

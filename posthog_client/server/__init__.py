@@ -20,15 +20,14 @@ From a shell: ``posthog-client serve`` (or ``python -m posthog_client.server``).
 from __future__ import annotations
 
 from ._engine import PersonEngine
-from ._ids import is_distinct_id_illegal, is_distinct_id_unmergeable
 from ._local import DEFAULT_API_KEY, LocalServer
 from ._models import (
     Group,
     IngestionWarning,
     IngestResult,
-    InvalidEventError,
     Person,
     PersonMode,
+    RequestRejectedError,
     StoredEvent,
 )
 
@@ -37,12 +36,10 @@ __all__ = [
     "Group",
     "IngestResult",
     "IngestionWarning",
-    "InvalidEventError",
     "LocalServer",
     "Person",
     "PersonEngine",
     "PersonMode",
+    "RequestRejectedError",
     "StoredEvent",
-    "is_distinct_id_illegal",
-    "is_distinct_id_unmergeable",
 ]

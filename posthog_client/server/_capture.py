@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from .._uuid7 import normalize_uuid, uuid7
 from ._ids import normalize_captured_distinct_id
-from ._models import InvalidEventError
+from ._models import RequestRejectedError
 from ._time import event_time, parse_timestamp
 
 __all__ = ["CapturedEvent", "capture_events", "event_token", "parse_sent_at"]
@@ -62,27 +62,29 @@ def event_token(raw: Mapping[str, Any]) -> str | None:
 def capture_events(
     raw_events: Sequence[object], *, sent_at: datetime | None, now: datetime
 ) -> list[CapturedEvent]:
-    """Check and normalise a request's events; raise ``InvalidEventError`` at the first bad one."""
+    """Check and normalise a request's events; raise ``RequestRejectedError`` on a bad one."""
     return [_capture_one(raw, index, sent_at, now) for index, raw in enumerate(raw_events)]
 
 
 def _capture_one(raw: object, index: int, sent_at: datetime | None, now: datetime) -> CapturedEvent:
     if not isinstance(raw, Mapping):
-        raise InvalidEventError("request_parsing_error", "an event must be a JSON object", index)
+        raise RequestRejectedError(
+            "request_parsing_error", "an event must be a JSON object", index=index
+        )
     name = raw.get("event")
     if not isinstance(name, str):
-        raise InvalidEventError("missing_event_name", "event name is missing", index)
+        raise RequestRejectedError("missing_event_name", "event name is missing", index=index)
     if not name:
-        raise InvalidEventError(
-            "missing_event_name", "event submitted with an empty event name", index
+        raise RequestRejectedError(
+            "missing_event_name", "event submitted with an empty event name", index=index
         )
     properties = dict(_object_field(raw, "properties", index, nullable=False) or {})
     distinct_id = normalize_captured_distinct_id(_raw_distinct_id(raw, properties))
     if distinct_id is None:
-        raise InvalidEventError(
+        raise RequestRejectedError(
             "missing_distinct_id",
             "event submitted without a distinct_id or with an empty one",
-            index,
+            index=index,
         )
     # top-level $set/$set_once are merged into properties, the top-level value winning per key (W8)
     for key in ("$set", "$set_once"):
@@ -92,10 +94,14 @@ def _capture_one(raw: object, index: int, sent_at: datetime | None, now: datetim
             properties[key] = {**(inner if isinstance(inner, Mapping) else {}), **top}
     raw_timestamp = raw.get("timestamp")
     if raw_timestamp is not None and not isinstance(raw_timestamp, str):
-        raise InvalidEventError("request_parsing_error", "timestamp must be a string", index)
+        raise RequestRejectedError(
+            "request_parsing_error", "timestamp must be a string", index=index
+        )
     offset = raw.get("offset")
     if offset is not None and (isinstance(offset, bool) or not isinstance(offset, int)):
-        raise InvalidEventError("request_parsing_error", "offset must be an integer", index)
+        raise RequestRejectedError(
+            "request_parsing_error", "offset must be an integer", index=index
+        )
     parsed = parse_timestamp(raw_timestamp) if raw_timestamp else None
     skew_base = None if properties.get("$ignore_sent_at") is True else sent_at
     return CapturedEvent(
@@ -122,7 +128,9 @@ def _object_field(
         return None
     value = raw[key]
     if not isinstance(value, Mapping):
-        raise InvalidEventError("request_parsing_error", f"{key} must be a JSON object", index)
+        raise RequestRejectedError(
+            "request_parsing_error", f"{key} must be a JSON object", index=index
+        )
     return value
 
 
@@ -131,5 +139,5 @@ def _event_uuid(value: object, index: int) -> str:
         return uuid7()
     normalized = normalize_uuid(value)
     if normalized is None:
-        raise InvalidEventError("request_parsing_error", "uuid is not a valid UUID", index)
+        raise RequestRejectedError("request_parsing_error", "uuid is not a valid UUID", index=index)
     return normalized

@@ -93,7 +93,7 @@ class PersonEngine:
         """Ingest one request's events atomically and return what happened.
 
         Every event is checked first, as PostHog's capture does: one without an event name or
-        with an empty distinct id raises ``InvalidEventError`` and nothing is stored. Then all
+        with an empty distinct id raises ``RequestRejectedError`` and nothing is stored. Then all
         are applied in one transaction; events whose uuid is already stored are skipped.
         ``sent_at`` is the request's send time, used to correct the client's clock skew (S26);
         ``now`` replaces the server clock (for tests).

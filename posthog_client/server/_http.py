@@ -17,14 +17,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from .._log import logger
 from ._engine import PersonEngine
-from ._models import InvalidEventError
-from ._payload import (
-    BATCH_BODY_LIMIT,
-    EVENT_BODY_LIMIT,
-    RequestError,
-    check_token,
-    parse_ingest_request,
-)
+from ._models import RequestRejectedError
+from ._payload import BATCH_BODY_LIMIT, EVENT_BODY_LIMIT, check_token, parse_ingest_request
 from ._query import answer_query
 
 __all__ = ["IngestionHTTPServer"]
@@ -110,10 +104,8 @@ class _Handler(BaseHTTPRequestHandler):
             )
             check_token(request, self.server.api_key)
             self.server.engine.ingest(request.events, sent_at=request.sent_at)
-        except RequestError as exc:
+        except RequestRejectedError as exc:
             self._send_error(exc.status, exc.code, str(exc))
-        except InvalidEventError as exc:
-            self._send_error(400, exc.code, str(exc))
         except Exception:
             logger.exception("local server: failed to ingest a request to %s", url.path)
             self._send_error(500, "internal_error", "the local server failed to store the events")

@@ -1,76 +1,16 @@
-"""Distinct-id rules shared by the local server and the SDK: PostHog's illegal and unmergeable ids.
+"""Distinct ids as PostHog reads them: capture's normalisation (S25) and ingestion's String() (S3).
 
-Dependency-free on purpose, so the client can refuse, before sending, an id that ingestion would
-refuse to merge (identity-spec V3/V4/V5).
+Which ids ingestion refuses to merge (V4/V5) is shared with the SDK: ``posthog_client._ids``.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from typing import Final
 
-__all__ = [
-    "MAX_CAPTURED_DISTINCT_ID_CHARS",
-    "MAX_MERGEABLE_DISTINCT_ID_CHARS",
-    "is_distinct_id_illegal",
-    "is_distinct_id_unmergeable",
-    "js_string",
-    "normalize_captured_distinct_id",
-]
+from .._ids import MAX_DISTINCT_ID_LENGTH
 
-MAX_CAPTURED_DISTINCT_ID_CHARS: Final = 200
-"""Capture truncates longer distinct ids to this many characters (S25)."""
-
-MAX_MERGEABLE_DISTINCT_ID_CHARS: Final = 400
-"""Longer ids are refused for merges (V5)."""
-
-_BARE_CASE_INSENSITIVE: Final = (
-    "anonymous",
-    "guest",
-    "distinctid",
-    "distinct_id",
-    "id",
-    "not_authenticated",
-    "email",
-    "undefined",
-    "true",
-    "false",
-)
-_BARE_CASE_SENSITIVE: Final = ("[object Object]", "NaN", "None", "none", "null", "0", "undefined")
-
-
-def _with_quotes(ids: tuple[str, ...]) -> frozenset[str]:
-    # ingestion has seen these ids arrive wrapped in quotes, so the quoted forms are illegal too
-    return frozenset([*ids, *(f"'{i}'" for i in ids), *(f'"{i}"' for i in ids)])
-
-
-_CASE_INSENSITIVE_ILLEGAL: Final = _with_quotes(_BARE_CASE_INSENSITIVE)
-_CASE_SENSITIVE_ILLEGAL: Final = _with_quotes(_BARE_CASE_SENSITIVE)
-
-
-def is_distinct_id_illegal(distinct_id: str) -> bool:
-    """True if PostHog refuses to merge ``distinct_id`` because it looks like a bug (V4).
-
-    Empty or whitespace-only ids, and well-known placeholders such as ``"anonymous"``, ``"None"``
-    or ``"'guest'"``. The check is case-insensitive for some ids (``"GUEST"``) and exact for
-    others (``"NaN"`` is illegal, ``"nan"`` is not); surrounding whitespace is not stripped, so
-    ``" anonymous"`` is legal.
-    """
-    return (
-        not distinct_id.strip()
-        or distinct_id.lower() in _CASE_INSENSITIVE_ILLEGAL
-        or distinct_id in _CASE_SENSITIVE_ILLEGAL
-    )
-
-
-def is_distinct_id_unmergeable(distinct_id: str) -> bool:
-    """True if ingestion refuses to merge ``distinct_id``: illegal (V4), NUL or too long (V5)."""
-    return (
-        is_distinct_id_illegal(distinct_id)
-        or "\x00" in distinct_id
-        or len(distinct_id) > MAX_MERGEABLE_DISTINCT_ID_CHARS
-    )
+__all__ = ["js_string", "normalize_captured_distinct_id"]
 
 
 def normalize_captured_distinct_id(value: object) -> str | None:
@@ -90,7 +30,7 @@ def normalize_captured_distinct_id(value: object) -> str | None:
     text = text.replace("\x00", "\ufffd")
     if not text.strip():
         return None
-    return text[:MAX_CAPTURED_DISTINCT_ID_CHARS]
+    return text[:MAX_DISTINCT_ID_LENGTH]
 
 
 def js_string(value: object) -> str:

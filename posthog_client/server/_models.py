@@ -6,15 +6,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, TypeAlias
 
-from ._time import format_timestamp
+from .._events import format_timestamp
 
 __all__ = [
     "Group",
     "IngestResult",
     "IngestionWarning",
-    "InvalidEventError",
     "Person",
     "PersonMode",
+    "RequestRejectedError",
     "StoredEvent",
 ]
 
@@ -22,16 +22,19 @@ PersonMode: TypeAlias = Literal["full", "propertyless", "force_upgrade"]
 """How ingestion treated the person of an event, as PostHog's ``person_mode`` column (S17)."""
 
 
-class InvalidEventError(ValueError):
-    """A request holds an event capture rejects; nothing from that request is stored.
+class RequestRejectedError(ValueError):
+    """PostHog's capture refuses a whole request; nothing from it is stored.
 
-    ``code`` is PostHog's machine-readable reason (``missing_event_name``,
-    ``missing_distinct_id``, ``request_parsing_error``…); ``index`` is the position of the
-    offending event in the request, when there is one.
+    ``status`` is the HTTP status the server answers (400, 401, 403, 413); ``code`` is PostHog's
+    machine-readable reason (``missing_event_name``, ``missing_distinct_id``,
+    ``ingest_key_unknown``…); ``index`` is the position of the offending event, if any.
     """
 
-    def __init__(self, code: str, message: str, index: int | None = None) -> None:
+    def __init__(
+        self, code: str, message: str, *, status: int = 400, index: int | None = None
+    ) -> None:
         super().__init__(message if index is None else f"event {index}: {message}")
+        self.status = status
         self.code = code
         self.index = index
 

@@ -19,12 +19,12 @@ from typing import Any, Final
 from urllib.parse import parse_qs
 
 from ._capture import event_token
+from ._models import RequestRejectedError
 
 __all__ = [
     "BATCH_BODY_LIMIT",
     "EVENT_BODY_LIMIT",
     "IngestRequest",
-    "RequestError",
     "check_token",
     "parse_ingest_request",
 ]
@@ -38,15 +38,6 @@ _GZIP_MAGIC: Final = b"\x1f\x8b"
 _GZIP_HINTS: Final = frozenset({"gzip", "gzip-js"})
 _BASE64_HINTS: Final = frozenset({"base64", "b64"})
 _UNSUPPORTED_HINTS: Final = frozenset({"lz64", "lz-string"})
-
-
-class RequestError(Exception):
-    """A request PostHog's capture would refuse: ``status`` and a machine-readable ``code``."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
 
 
 @dataclass(frozen=True)
@@ -66,7 +57,7 @@ def parse_ingest_request(
     content_type: str = "",
     content_encoding: str = "",
 ) -> IngestRequest:
-    """Decode ``body`` (compression, form, JSON, shape) or raise ``RequestError``."""
+    """Decode ``body`` (compression, form, JSON, shape) or raise ``RequestRejectedError``."""
     hint = _first(query, "compression")
     if content_type.split(";")[0].strip().lower() == "application/x-www-form-urlencoded":
         form = parse_qs(body.decode("latin-1"), keep_blank_values=True)
@@ -76,10 +67,10 @@ def parse_ingest_request(
     try:
         payload = json.loads(text, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
-        raise RequestError(400, "request_parsing_error", f"invalid JSON: {exc}") from None
+        raise RequestRejectedError("request_parsing_error", f"invalid JSON: {exc}") from None
     events, batch_token, sent_at = _shape(payload)
     if not events:
-        raise RequestError(400, "empty_batch", "request holds no event")
+        raise RequestRejectedError("empty_batch", "request holds no event")
     if sent_at is None:  # /e/ sends it in the query string, in milliseconds
         millis = _first(query, "_") or _first(query, "sent_at")
         sent_at = (
@@ -95,25 +86,29 @@ def parse_ingest_request(
 def check_token(request: IngestRequest, api_key: str) -> None:
     """401 without a project token, 400 with several, 403 with another project's token."""
     if not request.tokens:
-        raise RequestError(401, "ingest_key_required", "event submitted without an api_key")
+        raise RequestRejectedError(
+            "ingest_key_required", "event submitted without an api_key", status=401
+        )
     if len(request.tokens) > 1:
-        raise RequestError(
-            400, "unroutable_events", "batch submitted with inconsistent api_key values"
+        raise RequestRejectedError(
+            "unroutable_events", "batch submitted with inconsistent api_key values"
         )
     if api_key not in request.tokens:
-        raise RequestError(403, "ingest_key_unknown", "API key is not valid for this server")
+        raise RequestRejectedError(
+            "ingest_key_unknown", "API key is not valid for this server", status=403
+        )
 
 
 def _shape(payload: object) -> tuple[list[Mapping[str, Any]], str | None, str | None]:
     if isinstance(payload, list):
         return payload, None, None
     if not isinstance(payload, dict):
-        raise RequestError(400, "request_parsing_error", "body must be a JSON object or array")
+        raise RequestRejectedError("request_parsing_error", "body must be a JSON object or array")
     if "batch" not in payload:
         return [payload], None, None
     batch = payload["batch"]
     if not isinstance(batch, list):
-        raise RequestError(400, "request_parsing_error", "batch must be a JSON array")
+        raise RequestRejectedError("request_parsing_error", "batch must be a JSON array")
     token = payload.get("api_key") or payload.get("token")
     sent_at = payload.get("sent_at")
     return (
@@ -125,8 +120,7 @@ def _shape(payload: object) -> tuple[list[Mapping[str, Any]], str | None, str | 
 
 def _decompress(body: bytes, hint: str, content_encoding: str, limit: int) -> bytes:
     if hint in _UNSUPPORTED_HINTS:
-        raise RequestError(
-            400,
+        raise RequestRejectedError(
             "request_decoding_error",
             f"compression={hint} is not supported by the local server",
         )
@@ -135,7 +129,7 @@ def _decompress(body: bytes, hint: str, content_encoding: str, limit: int) -> by
     if body.startswith(_GZIP_MAGIC) or hint in _GZIP_HINTS or content_encoding == "gzip":
         return _gunzip(body, limit)
     if len(body) > limit:
-        raise RequestError(413, "event_too_big", f"payload exceeds {limit} bytes")
+        raise RequestRejectedError("event_too_big", f"payload exceeds {limit} bytes", status=413)
     return body
 
 
@@ -144,7 +138,7 @@ def _unbase64(body: bytes) -> bytes:
     try:
         return base64.b64decode(compact + b"=" * (-len(compact) % 4), validate=True)
     except binascii.Error:
-        raise RequestError(400, "request_decoding_error", "invalid base64 body") from None
+        raise RequestRejectedError("request_decoding_error", "invalid base64 body") from None
 
 
 def _gunzip(data: bytes, limit: int) -> bytes:
@@ -158,11 +152,13 @@ def _gunzip(data: bytes, limit: int) -> bytes:
             while inflater.unconsumed_tail and len(out) <= limit:
                 out += inflater.decompress(inflater.unconsumed_tail, limit + 1 - len(out))
         except zlib.error:
-            raise RequestError(400, "request_decoding_error", "invalid gzip data") from None
+            raise RequestRejectedError("request_decoding_error", "invalid gzip data") from None
         if len(out) > limit:
-            raise RequestError(413, "event_too_big", f"decompressed payload exceeds {limit} bytes")
+            raise RequestRejectedError(
+                "event_too_big", f"decompressed payload exceeds {limit} bytes", status=413
+            )
         if not inflater.eof:
-            raise RequestError(400, "request_decoding_error", "truncated gzip data")
+            raise RequestRejectedError("request_decoding_error", "truncated gzip data")
         data = inflater.unused_data
         if not data.startswith(_GZIP_MAGIC):
             return bytes(out)

@@ -11,12 +11,14 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, Final
 
+from .._events import format_timestamp
+from .._ids import merge_refusal_reason
 from ._capture import CapturedEvent
-from ._ids import is_distinct_id_unmergeable, js_string
+from ._ids import js_string
 from ._models import IngestionWarning, PersonMode
 from ._properties import add_initial_properties, apply_updates, compute_updates, creation_properties
 from ._storage import PersonRow, Store
-from ._time import format_timestamp, parse_timestamp, start_of_hour
+from ._time import parse_timestamp, start_of_hour
 
 __all__ = ["PERSON_UUID_NAMESPACE", "EventProcessor", "person_uuid", "stored_time"]
 
@@ -170,7 +172,7 @@ class EventProcessor:
         if other == into:  # S4
             return None, False
         for illegal, legal in ((into, other), (other, into)):  # S5: the target is checked first
-            if is_distinct_id_unmergeable(illegal):
+            if merge_refusal_reason(illegal) is not None:
                 self._warn(
                     "cannot_merge_with_illegal_distinct_id",
                     {

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, TypeAlias
 
-from ._time import format_timestamp
+from .._events import format_timestamp
 
 __all__ = ["EventRow", "PersonRow", "Store"]
 

@@ -1,4 +1,4 @@
-"""Event time as PostHog's capture computes it (S26), and the text form timestamps are stored in."""
+"""Event time as PostHog's capture computes it (S26)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import re
 from datetime import datetime, timedelta, timezone
 from typing import Final
 
-__all__ = ["EPOCH", "UTC", "event_time", "format_timestamp", "parse_timestamp", "start_of_hour"]
+__all__ = ["EPOCH", "UTC", "event_time", "parse_timestamp", "start_of_hour"]
 
 UTC: Final = timezone.utc
 EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
@@ -80,11 +80,6 @@ def event_time(
     except OverflowError:
         return EPOCH
     return now if result - now > _FUTURE_CUTOFF else result
-
-
-def format_timestamp(value: datetime) -> str:
-    """Fixed-width UTC text (``2024-05-01T12:00:00.000000Z``), so stored timestamps sort as text."""
-    return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def start_of_hour(value: datetime) -> datetime:

@@ -1,0 +1,213 @@
+"""One owner's segment files: reading their lines in order and recording progress durably.
+
+Layout in the queue folder, per owner (one owner per process and pipeline)::
+
+    <owner>.lock            held (filelock) by whoever currently owns the files
+    <owner>.pos             "<seq> <offset>": where the first unsent line starts
+    <owner>.<seq>.seg       encoded events, one per line, appended by the owner
+
+``<owner>`` starts with the creation time in hex, so sorting names sorts owners by age.
+Progress is written after each acknowledged batch and a segment is deleted only after the
+progress file points past it, so a crash at any point re-sends nothing and loses nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from filelock import BaseFileLock
+
+__all__ = ["O_BINARY", "Segment", "Stream", "segment_path"]
+
+O_BINARY: Final[int] = getattr(os, "O_BINARY", 0)  # Windows would otherwise translate newlines
+_READ_CHUNK: Final = 1 << 20
+_POS_FORMAT: Final = b"%020d %020d\n"  # fixed width: each update overwrites the previous one
+
+
+def segment_path(directory: Path, owner: str, seq: int) -> Path:
+    return directory / f"{owner}.{seq:08d}.seg"
+
+
+def _pread(fd: int, size: int, offset: int) -> bytes:
+    if hasattr(os, "pread"):
+        return os.pread(fd, size, offset)
+    os.lseek(fd, offset, os.SEEK_SET)  # Windows has no pread; only one thread reads this fd
+    return os.read(fd, size)
+
+
+def _unlink(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+@dataclass(eq=False)
+class Segment:
+    seq: int
+    path: Path
+    size: int = 0  # bytes of complete lines (a torn tail of a crashed writer lies beyond)
+    lines: int = 0
+
+
+class Stream:
+    """The segments of one owner, oldest first, read from ``offset`` of the first one.
+
+    The caller holds the owner's lock for the stream's whole life and serializes reads.
+    """
+
+    def __init__(self, directory: Path, owner: str, lock: BaseFileLock) -> None:
+        self.owner = owner
+        self.lock = lock
+        self.segments: list[Segment] = []
+        self.offset = 0  # in segments[0]
+        self.lines_done = 0  # lines of segments[0] before offset
+        self.next_seq = 0
+        self._dir = directory
+        self._pos_path = directory / f"{owner}.pos"
+        self._pos_fd = os.open(self._pos_path, os.O_RDWR | os.O_CREAT | O_BINARY, 0o600)
+        self._read_fd = -1
+        self._buf = b""  # read-ahead of segments[0], starting at file offset _buf_off
+        self._buf_off = 0
+
+    @classmethod
+    def load(cls, directory: Path, owner: str, lock: BaseFileLock, seqs: list[int]) -> Stream:
+        """The unsent part of a dead owner's files, whose lock the caller has just acquired."""
+        stream = cls(directory, owner, lock)
+        pos_seq, pos_offset = stream._read_pos()
+        for seq in sorted(seqs):
+            path = segment_path(directory, owner, seq)
+            if seq < pos_seq:  # fully sent; the crash came before its deletion
+                _unlink(path)
+                continue
+            try:
+                size = os.stat(path).st_size
+            except FileNotFoundError:
+                continue
+            start = min(pos_offset, size) if seq == pos_seq else 0
+            if not stream.segments:
+                stream.offset = start
+            stream.segments.append(Segment(seq, path, size, _count_lines(path, start)))
+            stream.next_seq = seq + 1
+        return stream
+
+    @property
+    def unsent_lines(self) -> int:
+        return sum(s.lines for s in self.segments) - self.lines_done
+
+    @property
+    def unsent_bytes(self) -> int:
+        return sum(s.size for s in self.segments) - self.offset
+
+    def add_segment(self) -> Segment:
+        segment = Segment(self.next_seq, segment_path(self._dir, self.owner, self.next_seq))
+        self.next_seq += 1
+        self.segments.append(segment)
+        return segment
+
+    def peek(self, max_count: int, max_bytes: int) -> list[bytes]:
+        """Up to ``max_count`` whole lines (about ``max_bytes``) from ``offset``; no newlines."""
+        head = self.segments[0]
+        self._fill(head, max_count, max_bytes)
+        buf, pos = self._buf, self.offset - self._buf_off
+        events: list[bytes] = []
+        size = 0
+        while len(events) < max_count:
+            end = buf.find(b"\n", pos)
+            if end < 0:
+                break
+            if events and size + end - pos > max_bytes:
+                break
+            events.append(buf[pos:end])
+            size += end - pos + 1
+            pos = end + 1
+        return events
+
+    def _fill(self, head: Segment, max_count: int, max_bytes: int) -> None:
+        # Read ahead in large chunks, keeping only what is not yet acknowledged: memory stays
+        # near one batch whatever the backlog on disk.
+        if self._read_fd < 0:
+            self._read_fd = os.open(head.path, os.O_RDONLY | O_BINARY)
+            self._buf, self._buf_off = b"", self.offset
+        while True:
+            start = self.offset - self._buf_off
+            end = self._buf_off + len(self._buf)
+            if (
+                end >= head.size
+                or len(self._buf) - start >= max_bytes
+                or self._buf.count(b"\n", start) >= max_count
+            ):
+                return
+            chunk = _pread(self._read_fd, min(_READ_CHUNK, head.size - end), end)
+            if not chunk:
+                return
+            self._buf, self._buf_off = self._buf[start:] + chunk, self.offset
+
+    def advance(self, events: list[bytes]) -> int:
+        """Mark ``events`` (the start of the last peek) as done; returns their size in bytes."""
+        size = sum(map(len, events)) + len(events)
+        self.offset += size
+        self.lines_done += len(events)
+        self._write_pos()
+        return size
+
+    def finish_head(self) -> tuple[int, int]:
+        """Drop the first segment from ``offset`` on; returns the (lines, bytes) dropped."""
+        head = self.segments.pop(0)
+        dropped = (head.lines - self.lines_done, head.size - self.offset)
+        self._close_reader()
+        self.offset = self.lines_done = 0
+        self._write_pos()  # points past the segment before it goes
+        _unlink(head.path)
+        return dropped
+
+    def close(self, *, delete: bool) -> None:
+        """Release the files and the lock; ``delete`` removes them first (all sent, or purge)."""
+        self._close_reader()
+        os.close(self._pos_fd)
+        if delete:
+            for segment in self.segments:
+                _unlink(segment.path)
+            _unlink(self._pos_path)
+            _unlink(Path(self.lock.lock_file))  # last: the owner is gone only once this is
+        self.lock.release()
+
+    def forget(self) -> None:
+        """In a forked child: close our copies of the descriptors, touch nothing else."""
+        for fd in (self._read_fd, self._pos_fd):
+            if fd >= 0:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+
+    def _close_reader(self) -> None:
+        if self._read_fd >= 0:
+            os.close(self._read_fd)
+            self._read_fd = -1
+        self._buf = b""
+
+    def _write_pos(self) -> None:
+        seq = self.segments[0].seq if self.segments else self.next_seq
+        os.lseek(self._pos_fd, 0, os.SEEK_SET)
+        os.write(self._pos_fd, _POS_FORMAT % (seq, self.offset))
+
+    def _read_pos(self) -> tuple[int, int]:
+        try:
+            seq, offset = os.read(self._pos_fd, 64).split()
+            return int(seq), int(offset)
+        except ValueError:  # empty (never acknowledged anything) or unreadable: start over
+            return 0, 0
+
+
+def _count_lines(path: Path, start: int) -> int:
+    count = 0
+    with open(path, "rb") as file:
+        file.seek(start)
+        while chunk := file.read(_READ_CHUNK):
+            count += chunk.count(b"\n")
+    return count
