@@ -214,12 +214,15 @@ class Client(IdentityMethods):
         """Distinct id and properties of a backend event: the context's ids, never the device's
         (R38, R39)."""
         props = {**system_context(), **self.options.super_properties}
+        if self.options.disable_geoip:  # W12: else the server's address would locate the user
+            props["$geoip_disable"] = True
         props.update(self._store.current().super_properties)
         if context.session_id:
             props["$session_id"] = context.session_id
-        if context.tags:
-            props.update(context.tags)
-            props["$context_tags"] = sorted(context.tags)
+        tags = context.tags  # one snapshot: another thread may tag the shared context meanwhile
+        if tags:
+            props.update(tags)
+            props["$context_tags"] = sorted(tags)
         if properties:
             props.update(properties)
         distinct_id = explicit_id or context.distinct_id

@@ -7,7 +7,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Final, get_args
+from typing import TYPE_CHECKING, Final, Literal, TypeAlias, get_args
 
 from ._exceptions import ConfigurationError
 from ._types import PersonProfiles
@@ -15,7 +15,10 @@ from ._types import PersonProfiles
 if TYPE_CHECKING:
     from ._backend import Backend
 
-__all__ = ["DEFAULT_HOST", "Options", "env_opt_out_reason"]
+__all__ = ["DEFAULT_HOST", "Mode", "Options", "env_opt_out_reason"]
+
+# "server": a backend service whose events come from request contexts (identity-spec §1g).
+Mode: TypeAlias = Literal["desktop", "server"]
 
 DEFAULT_HOST: Final = "https://us.i.posthog.com"
 DEFAULT_FLUSH_AT: Final = 20
@@ -62,6 +65,7 @@ class Options:
 
     api_key: str
     host: str = DEFAULT_HOST
+    mode: Mode = "desktop"
     backend: Backend | None = None
     persist: bool = True
     storage_dir: Path | None = None
@@ -89,6 +93,8 @@ class Options:
             raise ConfigurationError(
                 "api_key is required: pass it to init()/Client() or set POSTHOG_API_KEY"
             )
+        if self.mode not in get_args(Mode):
+            raise ConfigurationError(f"mode must be one of {get_args(Mode)}, not {self.mode!r}")
         if self.person_profiles not in get_args(PersonProfiles):
             raise ConfigurationError(
                 f"person_profiles must be one of {get_args(PersonProfiles)}, "
@@ -118,6 +124,10 @@ class Options:
             kwargs["storage_dir"] = os.environ["POSTHOG_CLIENT_DIR"]
         if kwargs.get("storage_dir") is not None:
             kwargs["storage_dir"] = Path(str(kwargs["storage_dir"])).expanduser()
+        if kwargs.get("mode") == "server":  # defaults of a server; explicit arguments still win
+            for name, value in (("persist", False), ("disable_geoip", True)):
+                if kwargs.get(name) is None:
+                    kwargs[name] = value
         if kwargs.get("debug") is None:
             kwargs["debug"] = bool(_env_bool("POSTHOG_CLIENT_DEBUG"))
         unknown = set(kwargs) - set(cls.__dataclass_fields__)
