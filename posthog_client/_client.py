@@ -8,6 +8,7 @@ import functools
 import os
 import sys
 import threading
+import time
 import weakref
 from collections.abc import Mapping
 from dataclasses import replace
@@ -34,6 +35,7 @@ from ._validation import IdChecker
 
 __all__ = ["Client"]
 
+_CONSENT_RECHECK_S: Final = 1.0  # how soon an opt-out by another process of the app applies
 MAX_EVENT_BYTES: Final = 900 * 1024  # PostHog's ~1 MB per-event limit, with room for the envelope
 _ACTIVITY_PERSIST_MS: Final = 60_000  # session activity precision across processes
 
@@ -66,7 +68,8 @@ class Client(IdentityMethods):
         persisted = self.options.persist and self._opt_out_env is None
         self._store = StateStore(self.options.project_dir if persisted else None)
         self._ids = IdChecker(self.options.strict)
-        self._opted_out: bool | None = None if self._opt_out_env is None else True
+        self._opted_out = self._opt_out_env is not None
+        self._consent_checked_at = -_CONSENT_RECHECK_S  # monotonic time of the last file read
         self._delivery: Delivery | None = None
         self._lock = threading.Lock()
         self._pid = os.getpid()
@@ -120,7 +123,8 @@ class Client(IdentityMethods):
         wire_id: str | None = None,
     ) -> str | None:
         """Build, encode and queue one event; ``wire_id`` overrides only its root distinct id."""
-        if self._opted_out is not False and self.has_opted_out():
+        recheck = time.monotonic() - self._consent_checked_at >= _CONSENT_RECHECK_S
+        if (self._opted_out or recheck) and self.has_opted_out():
             return None
         if self._closed:
             warn_once("capture-after-shutdown", "capture() after shutdown(): events are dropped")
@@ -285,7 +289,11 @@ class Client(IdentityMethods):
     def has_opted_out(self) -> bool:
         """True when nothing is sent: ``DO_NOT_TRACK``/``POSTHOG_CLIENT_DISABLED``, ``disabled``
         or ``opt_out()``."""
-        if self._opted_out is None:
+        if self._opt_out_env is not None:
+            return True
+        now = time.monotonic()
+        if now - self._consent_checked_at >= _CONSENT_RECHECK_S:  # another process may decide
+            self._consent_checked_at = now
             self._opted_out = bool(self._store.opted_out())
         return self._opted_out
 
@@ -294,6 +302,7 @@ class Client(IdentityMethods):
         """Stop sending at once, delete the unsent queue, and remember the choice (A19)."""
         self._opted_out = True
         self._store.set_opted_out(True)
+        self._consent_checked_at = time.monotonic()
         if self._opt_out_env is None:
             purged = self._get_delivery().purge()
             logger.info("opted out; %d unsent events deleted", purged)
@@ -306,6 +315,7 @@ class Client(IdentityMethods):
             return
         self._opted_out = False
         self._store.set_opted_out(False)
+        self._consent_checked_at = time.monotonic()
 
     @never_raises(FlushResult())
     def flush(self, timeout_s: float | None = None) -> FlushResult:

@@ -243,6 +243,17 @@ def test_opt_out_stops_sending_and_persists(make_client: MakeClient, sent: Sent)
     assert again.capture("back") is not None
 
 
+def test_opt_out_by_another_process_applies_within_a_second(
+    make_client: MakeClient, sent: Sent
+) -> None:
+    running = make_client()
+    running.capture("before")
+    make_client().opt_out()
+    running._consent_checked_at -= 1.0  # the recheck interval has passed
+    assert running.capture("after") is None
+    assert [e["event"] for e in sent(running)] == ["before"]
+
+
 @pytest.mark.parametrize("variable", ["DO_NOT_TRACK", "POSTHOG_CLIENT_DISABLED"])
 @pytest.mark.parametrize("value", ["1", "true", "yes"])
 def test_a19_environment_opt_out_writes_nothing(

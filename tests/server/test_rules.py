@@ -311,31 +311,39 @@ def test_s10_identified_target_does_not_block(engine: PersonEngine, make: Any) -
 
 
 @pytest.mark.parametrize("make", MERGE_EVENTS)
-def test_s11_allowed_merge_keeps_target_and_moves_every_source_id(
+def test_s11_allowed_merge_keeps_target_and_merges_properties(
     engine: PersonEngine, make: Any
 ) -> None:
     early, late = T0, T0 + timedelta(hours=1)
     engine.ingest(
         [
             event("$pageview", "anon", {"$set": {"shared": "src", "only_src": 1}}, at=early),
-            event("$pageview", "anon-2", at=early),
             event("$pageview", "user", {"$set": {"shared": "tgt", "only_tgt": 1}}, at=late),
         ]
     )
-    engine.ingest([alias("anon", "anon-2")])  # the source person has two ids (version bumped)
     source = engine.person("anon")
-    assert source is not None and source.version == 1
-    engine.ingest([make("user", "anon", **{"$set": {"by_event": 1}})])
-    person = engine.person("anon-2")
+    assert source is not None
+    engine.ingest([make("user", "anon", **{"$set": {"by_event": 1}, "$unset": ["only_src"]})])
+    person = engine.person("anon")
     assert person is not None
-    assert person.uuid == uuid5("user")
-    assert set(person.distinct_ids) == {"user", "anon", "anon-2"}
-    assert props(engine, "user") == {"shared": "tgt", "only_src": 1, "only_tgt": 1, "by_event": 1}
+    assert person.uuid == uuid5("user") and person.distinct_ids == ("anon", "user")
+    assert props(engine, "user") == {"shared": "tgt", "only_tgt": 1, "by_event": 1}
     assert person.created_at == early  # the older of the two
-    assert person.version == 2  # max(0, 1) + 1
+    assert person.version == 1  # max(0, 0) + 1
     assert person.is_identified
     assert engine.person_by_uuid(source.uuid) is None  # the source person is deleted
-    assert len(engine.events("anon-2")) == 5  # the full history of every id
+    assert len(engine.events("anon")) == 3  # the full history of both ids
+
+
+def test_s11_merge_moves_every_distinct_id_of_the_source(engine: PersonEngine) -> None:
+    engine.ingest([identify("alice", "device-a"), event("$pageview", "bob")])
+    engine.ingest([alias("alice", "laptop-a")])
+    engine.ingest([merge_dangerously("alice", "device-b"), merge_dangerously("bob", "alice")])
+    person = engine.person("device-a")
+    assert person is not None and person.uuid == uuid5("bob")
+    assert set(person.distinct_ids) == {"alice", "device-a", "laptop-a", "device-b", "bob"}
+    assert person.version == 1 and engine.count_persons() == 1
+    assert len(engine.events("laptop-a")) == 5
 
 
 # S12/S13 — property algebra
