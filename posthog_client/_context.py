@@ -143,7 +143,9 @@ class new_context(contextlib.ContextDecorator):
 def _active(operation: str) -> RequestContext | None:
     context = _current.get()
     if context is None:
-        warn_once(f"no-context-{operation}", "%s() called outside new_context(); ignored", operation)
+        warn_once(
+            f"no-context-{operation}", "%s() called outside new_context(); ignored", operation
+        )
     return context
 
 

@@ -1,8 +1,8 @@
-"""What the client needs from a delivery pipeline, and the simplest one.
+"""What the client needs from a delivery pipeline.
 
 The client builds finished events, encodes each to JSON once, and hands the bytes to a
 ``Delivery``. Everything after that (queueing, batching, retries, persistence) is the
-pipeline's job.
+pipeline's job: ``_pipeline.build_delivery`` picks one, ``_worker.Pipeline`` implements it.
 """
 
 from __future__ import annotations
@@ -10,16 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from ._backend import Backend
-from ._exceptions import TransportError
-from ._log import logger
-
-__all__ = ["Delivery", "FlushResult", "SyncDelivery"]
+__all__ = ["Delivery", "FlushResult"]
 
 
 @dataclass(frozen=True)
 class FlushResult:
-    """Outcome of ``flush``/``shutdown``: events delivered, still waiting, and dropped."""
+    """Outcome of ``flush``/``shutdown``: events delivered and dropped during the call, and
+    events still queued when it returned."""
 
     sent: int = 0
     pending: int = 0
@@ -41,36 +38,3 @@ class Delivery(Protocol):
 
     def stats(self) -> dict[str, int]:
         """Counters: sent, retried, pending and ``dropped_<reason>``."""
-
-
-class SyncDelivery:
-    """Hands every event straight to the backend on the caller's thread."""
-
-    def __init__(self, backend: Backend) -> None:
-        self._backend = backend
-        self._sent = 0
-        self._dropped: dict[str, int] = {}
-
-    def submit(self, event: bytes) -> bool:
-        try:
-            self._backend.send([event])
-        except TransportError as exc:
-            reason = type(exc).__name__
-            self._dropped[reason] = self._dropped.get(reason, 0) + 1
-            logger.warning("event not delivered: %s", exc)
-            return False
-        self._sent += 1
-        return True
-
-    def flush(self, timeout_s: float | None) -> FlushResult:
-        return FlushResult(sent=self._sent, dropped=sum(self._dropped.values()))
-
-    def shutdown(self, timeout_s: float | None) -> FlushResult:
-        self._backend.close()
-        return self.flush(timeout_s)
-
-    def purge(self) -> int:
-        return 0
-
-    def stats(self) -> dict[str, int]:
-        return {"sent": self._sent, **{f"dropped_{k}": v for k, v in self._dropped.items()}}

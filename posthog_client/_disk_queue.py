@@ -12,6 +12,7 @@ import errno
 import os
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
@@ -24,6 +25,14 @@ __all__ = ["DiskQueue"]
 _OWN_LOCK_TIMEOUT_S: Final = 2.0  # only another process's adoption sweep can hold it briefly
 _RESCAN_INTERVAL_S: Final = 30.0  # how soon a running process adopts a dead peer's events
 _WRITE_FLAGS: Final = os.O_WRONLY | os.O_CREAT | os.O_APPEND | O_BINARY
+
+
+@dataclass(frozen=True)
+class _Position:
+    epoch: int
+    stream: Stream
+    seq: int
+    offset: int
 
 
 def _new_owner() -> str:
@@ -47,7 +56,9 @@ class DiskQueue:
         self._counters = counters
         self._lock = threading.Lock()
         self._consume_lock = threading.Lock()
+        self._epoch = 0
         self._init_state()
+        self._reset_counts()
         with self._lock:
             self._rotate()  # fail now, not on the first event, if the folder is unusable
 
@@ -56,10 +67,11 @@ class DiskQueue:
         self._own: Stream | None = None
         self._active: Segment | None = None
         self._fd = -1
-        self._epoch = 0
         self._closed = False
         self._next_scan = 0.0
-        # Each side only adds to its own pair, so pending() needs no lock.
+
+    def _reset_counts(self) -> None:
+        # Writers only add to the first pair, the reader to the second: pending() needs no lock.
         self._added_events = self._added_bytes = 0
         self._removed_events = self._removed_bytes = 0
 
@@ -121,8 +133,8 @@ class DiskQueue:
                 while stream.segments:
                     events = stream.peek(max_count, max_bytes)
                     if events:
-                        token = (epoch, stream, stream.segments[0].seq, stream.offset)
-                        return Batch(events, token)
+                        at = _Position(epoch, stream, stream.segments[0].seq, stream.offset)
+                        return Batch(events, at)
                     if not self._finish_head(stream):
                         break
         return None
@@ -141,16 +153,18 @@ class DiskQueue:
         return True
 
     def ack(self, batch: Batch, done: int) -> None:
-        epoch, stream, seq, offset = batch.token  # type: ignore[misc]
+        at = batch.token
+        assert isinstance(at, _Position)
+        stream = at.stream
         with self._consume_lock:
             if (
                 done <= 0
-                or epoch != self._epoch
+                or at.epoch != self._epoch
                 or not stream.segments
-                or stream.segments[0].seq != seq
-                or stream.offset != offset
+                or stream.segments[0].seq != at.seq
+                or stream.offset != at.offset
             ):
-                return
+                return  # purged or trimmed meanwhile
             self._removed(done, stream.advance(batch.events[:done]))
 
     def _removed(self, events: int, size: int) -> None:
@@ -231,6 +245,7 @@ class DiskQueue:
             with self._lock:
                 purged = self.pending()
                 streams = self._detach()
+                self._reset_counts()
             for stream in streams:
                 stream.close(delete=True)
         return purged
@@ -247,9 +262,10 @@ class DiskQueue:
         if self._fd >= 0:
             os.close(self._fd)
         streams = list(self._streams.values())
-        closed, epoch = self._closed, self._epoch
+        closed = self._closed
         self._init_state()
-        self._closed, self._epoch = closed, epoch + 1
+        self._closed = closed
+        self._epoch += 1  # acks of a batch read before this point are stale
         return streams
 
     def reset_after_fork(self) -> None:
@@ -261,8 +277,8 @@ class DiskQueue:
                 os.close(self._fd)
             except OSError:
                 pass
-        epoch = self._epoch
         self._lock = threading.Lock()
         self._consume_lock = threading.Lock()
         self._init_state()
-        self._epoch = epoch + 1
+        self._reset_counts()
+        self._epoch += 1

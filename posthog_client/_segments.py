@@ -112,40 +112,26 @@ class Stream:
     def peek(self, max_count: int, max_bytes: int) -> list[bytes]:
         """Up to ``max_count`` whole lines (about ``max_bytes``) from ``offset``; no newlines."""
         head = self.segments[0]
-        self._fill(head, max_count, max_bytes)
-        buf, pos = self._buf, self.offset - self._buf_off
-        events: list[bytes] = []
-        size = 0
-        while len(events) < max_count:
-            end = buf.find(b"\n", pos)
-            if end < 0:
-                break
-            if events and size + end - pos > max_bytes:
-                break
-            events.append(buf[pos:end])
-            size += end - pos + 1
-            pos = end + 1
-        return events
-
-    def _fill(self, head: Segment, max_count: int, max_bytes: int) -> None:
-        # Read ahead in large chunks, keeping only what is not yet acknowledged: memory stays
-        # near one batch whatever the backlog on disk.
         if self._read_fd < 0:
             self._read_fd = os.open(head.path, os.O_RDONLY | O_BINARY)
             self._buf, self._buf_off = b"", self.offset
         while True:
-            start = self.offset - self._buf_off
-            end = self._buf_off + len(self._buf)
-            if (
-                end >= head.size
-                or len(self._buf) - start >= max_bytes
-                or self._buf.count(b"\n", start) >= max_count
-            ):
-                return
-            chunk = _pread(self._read_fd, min(_READ_CHUNK, head.size - end), end)
-            if not chunk:
-                return
-            self._buf, self._buf_off = self._buf[start:] + chunk, self.offset
+            lines = self._buf[self.offset - self._buf_off :].split(b"\n", max_count)
+            lines.pop()  # the part after the last newline: empty, or a line still being read
+            events = _fit(lines, max_bytes)
+            if len(events) == max_count or len(events) < len(lines) or not self._read_more(head):
+                return events
+
+    def _read_more(self, head: Segment) -> bool:
+        # Read ahead in large chunks and keep only what is not yet acknowledged: memory stays
+        # near one batch whatever the backlog on disk.
+        end = self._buf_off + len(self._buf)
+        chunk = _pread(self._read_fd, min(_READ_CHUNK, head.size - end), end)
+        if not chunk:
+            return False
+        self._buf = self._buf[self.offset - self._buf_off :] + chunk
+        self._buf_off = self.offset
+        return True
 
     def advance(self, events: list[bytes]) -> int:
         """Mark ``events`` (the start of the last peek) as done; returns their size in bytes."""
@@ -202,6 +188,18 @@ class Stream:
             return int(seq), int(offset)
         except ValueError:  # empty (never acknowledged anything) or unreadable: start over
             return 0, 0
+
+
+def _fit(lines: list[bytes], max_bytes: int) -> list[bytes]:
+    """The leading lines whose total size stays within ``max_bytes`` (at least one)."""
+    if sum(map(len, lines)) + len(lines) <= max_bytes:
+        return lines
+    size = 0
+    for count, line in enumerate(lines):
+        size += len(line) + 1
+        if size > max_bytes and count:
+            return lines[:count]
+    return lines
 
 
 def _count_lines(path: Path, start: int) -> int:

@@ -21,7 +21,7 @@ _DEFAULT_PORT = 8010
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line ``argv`` (default: ``sys.argv[1:]``); returns the exit status."""
-    parser = argparse.ArgumentParser(prog="posthog-client", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="posthog-client", description="The posthog-client tools.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = commands.add_parser(
         "serve",
@@ -33,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     serve.add_argument(
         "--port",
-        type=int,
+        type=_port,
         default=_DEFAULT_PORT,
         help=f"port, 0 for any free one (default: {_DEFAULT_PORT})",
     )
@@ -94,6 +94,13 @@ def _serve(args: argparse.Namespace) -> int:
         server.stop()
     print("posthog-client: stopped.", flush=True)
     return 0
+
+
+def _port(text: str) -> int:
+    port = int(text)
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port number (0-65535)")
+    return port
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:

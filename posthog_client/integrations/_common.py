@@ -8,7 +8,6 @@ and never fails the request.
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -16,7 +15,7 @@ from dataclasses import dataclass
 from typing import Final, TypeVar
 
 from .._context import identify_context, set_context_session, tag
-from .._ids import MAX_DISTINCT_ID_LENGTH, illegal_id_reason
+from .._linking import DISTINCT_ID_HEADER, SESSION_ID_HEADER, untrusted_id_problem
 from .._log import logger
 
 __all__ = [
@@ -29,13 +28,7 @@ __all__ = [
     "user_id_failed",
 ]
 
-# The headers posthog-js and posthog-react-native send with `addTracingHeaders`
-# (`__add_tracing_headers`), and that ``tracing_headers()`` builds.
-DISTINCT_ID_HEADER: Final = "X-POSTHOG-DISTINCT-ID"
-SESSION_ID_HEADER: Final = "X-POSTHOG-SESSION-ID"
-
 _WARNING_INTERVAL_S: Final = 60.0
-_CONTROL_CHARACTERS: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 R = TypeVar("R")
 
@@ -84,19 +77,15 @@ class _Throttle:
 _throttle = _Throttle(_WARNING_INTERVAL_S)  # keys: the two header names and "user_id"
 
 
-def _clean(value: object, source: str, *, distinct_id: bool) -> str | None:
+def _clean(value: object, source: str) -> str | None:
     """``value`` as an id, or None when absent or (with a warning) unusable."""
     if value is None:
         return None
-    text = (value if isinstance(value, str) else str(value)).strip()
+    # Only HTTP's own whitespace (space, tab) is trimmed; control characters (NEL…) are refused.
+    text = (value if isinstance(value, str) else str(value)).strip(" \t")
     if not text:
         return None
-    if len(text) > MAX_DISTINCT_ID_LENGTH:
-        problem: str | None = f"it is longer than {MAX_DISTINCT_ID_LENGTH} characters"
-    elif _CONTROL_CHARACTERS.search(text):
-        problem = "it contains control characters"
-    else:
-        problem = illegal_id_reason(text) if distinct_id else None
+    problem = untrusted_id_problem(text)
     if problem is not None:
         _throttle.warn(source, "ignored the id from %s: %s", source, problem)
         return None
@@ -116,10 +105,10 @@ def begin_request(request: RequestInfo, *, capture_ip: bool) -> bool:
         tag("$user_agent", request.user_agent)
     if capture_ip and request.ip:
         tag("$ip", request.ip)
-    session_id = _clean(request.session_id_header, SESSION_ID_HEADER, distinct_id=False)
+    session_id = _clean(request.session_id_header, SESSION_ID_HEADER)
     if session_id is not None:
         set_context_session(session_id)
-    distinct_id = _clean(request.distinct_id_header, DISTINCT_ID_HEADER, distinct_id=True)
+    distinct_id = _clean(request.distinct_id_header, DISTINCT_ID_HEADER)
     if distinct_id is not None:
         identify_context(distinct_id)
     return distinct_id is not None
@@ -137,11 +126,13 @@ def identify_user(get_user_id: Callable[[R], object], request: R) -> None:
 
 def identify_value(value: object) -> None:
     """Identify the current context with a user id from the app's fallback, if usable."""
-    distinct_id = _clean(value, "user_id", distinct_id=True)
+    distinct_id = _clean(value, "user_id")
     if distinct_id is not None:
         identify_context(distinct_id)
 
 
 def user_id_failed(exc: Exception) -> None:
     """The app's user id callable raised: the request goes on without a distinct id."""
-    _throttle.warn("user_id", "the user_id callable raised %s; request not identified", type(exc).__name__)
+    _throttle.warn(
+        "user_id", "the user_id callable raised %s; request not identified", type(exc).__name__
+    )

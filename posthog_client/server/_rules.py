@@ -155,10 +155,11 @@ class EventProcessor:
             return
         # S12/S13 against the pre-event snapshot, S6 is_identified, S22 last_seen_at
         to_set, to_unset = compute_updates(properties, person.properties)
+        changed = bool(to_set or to_unset) or (identified and not person.is_identified)
         person.properties = apply_updates(person.properties, to_set, to_unset)
         person.is_identified = person.is_identified or identified
-        _touch_last_seen(person, event.timestamp, properties)
-        self._store.save_person(person)
+        if _touch_last_seen(person, event.timestamp, properties) or changed:
+            self._store.save_person(person)
 
     def _merge(
         self, other: str, event: CapturedEvent, properties: Mapping[str, Any]
@@ -226,6 +227,7 @@ class EventProcessor:
         target.properties = {**source.properties, **target.properties}
         target.created_at = min(target.created_at, source.created_at)
         target.version = max(target.version, source.version) + 1
+        self._store.save_person(target)
         self._store.merge_persons(source.id, target.id)
 
     def _add_group_columns(self, properties: dict[str, Any]) -> None:

@@ -1,7 +1,7 @@
 """SQLite storage of the local server: persons, their distinct ids, events, warnings, groups.
 
 One connection, used under the engine's lock; every request is one explicit transaction.
-Timestamps are stored as fixed-width UTC text (``_time.format_timestamp``) so they sort as text.
+Timestamps are stored as fixed-width UTC text (``_events.format_timestamp``), so they sort as text.
 """
 
 from __future__ import annotations
@@ -16,57 +16,10 @@ from datetime import datetime
 from typing import Any, Final, TypeAlias
 
 from .._events import format_timestamp
+from ._schema import SCHEMA
 
 __all__ = ["EventRow", "PersonRow", "Store"]
 
-_SCHEMA: Final = """
-CREATE TABLE IF NOT EXISTS persons (
-    id INTEGER PRIMARY KEY,
-    uuid TEXT NOT NULL UNIQUE,
-    properties TEXT NOT NULL,
-    is_identified INTEGER NOT NULL,
-    created_at TEXT NOT NULL,
-    last_seen_at TEXT,
-    version INTEGER NOT NULL
-);
--- rowid order is the order ids were first seen; moving an id keeps its rowid
-CREATE TABLE IF NOT EXISTS distinct_ids (
-    distinct_id TEXT PRIMARY KEY,
-    person_id INTEGER NOT NULL REFERENCES persons(id)
-);
-CREATE INDEX IF NOT EXISTS distinct_ids_by_person ON distinct_ids(person_id);
--- distinct ids seen on personless events (PostHog's posthog_personlessdistinctid)
-CREATE TABLE IF NOT EXISTS personless_distinct_ids (distinct_id TEXT PRIMARY KEY);
-CREATE TABLE IF NOT EXISTS events (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    uuid TEXT NOT NULL UNIQUE,
-    event TEXT NOT NULL,
-    distinct_id TEXT NOT NULL,
-    properties TEXT NOT NULL,
-    timestamp TEXT NOT NULL,
-    person_mode TEXT NOT NULL,
-    received_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS events_by_distinct_id ON events(distinct_id, timestamp);
-CREATE INDEX IF NOT EXISTS events_by_time ON events(timestamp, seq);
-CREATE TABLE IF NOT EXISTS ingestion_warnings (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    type TEXT NOT NULL,
-    details TEXT NOT NULL,
-    timestamp TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS group_types (
-    group_type TEXT PRIMARY KEY,
-    group_type_index INTEGER NOT NULL UNIQUE
-);
-CREATE TABLE IF NOT EXISTS groups (
-    group_type_index INTEGER NOT NULL,
-    group_key TEXT NOT NULL,
-    properties TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    PRIMARY KEY (group_type_index, group_key)
-);
-"""
 _MAX_GROUP_TYPES: Final = 5  # $group_0 … $group_4 (S19)
 _EVENT_COLUMNS: Final = """
     e.uuid, e.event, e.distinct_id, e.properties, e.timestamp, e.person_mode, e.received_at, p.uuid
@@ -131,7 +84,7 @@ class Store:
         if str(path) != ":memory:":
             self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.executescript(_SCHEMA)
+        self._db.executescript(SCHEMA)
 
     def close(self) -> None:
         self._db.close()
@@ -185,32 +138,19 @@ class Store:
         last_seen_at: datetime | None,
         distinct_ids: list[str],
     ) -> PersonRow:
-        person = PersonRow(
-            id=0,
-            uuid=person_uuid,
-            properties=properties,
-            is_identified=is_identified,
-            created_at=format_timestamp(created_at),
-            last_seen_at=None if last_seen_at is None else format_timestamp(last_seen_at),
-            version=0,
-        )
+        seen = None if last_seen_at is None else format_timestamp(last_seen_at)
         cursor = self._db.execute(
             "INSERT INTO persons"
             " (uuid, properties, is_identified, created_at, last_seen_at, version)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                person.uuid,
-                _dumps(person.properties),
-                person.is_identified,
-                person.created_at,
-                person.last_seen_at,
-                person.version,
-            ),
+            " VALUES (?, ?, ?, ?, ?, 0)",
+            (person_uuid, _dumps(properties), is_identified, format_timestamp(created_at), seen),
         )
-        person.id = int(cursor.lastrowid or 0)
+        person_id = int(cursor.lastrowid or 0)
         for distinct_id in distinct_ids:
-            self.add_distinct_id(person.id, distinct_id)
-        return person
+            self.add_distinct_id(person_id, distinct_id)
+        return self._person(
+            self._db.execute("SELECT * FROM persons WHERE id = ?", (person_id,)).fetchone()
+        )
 
     def save_person(self, person: PersonRow) -> None:
         self._db.execute(
@@ -350,12 +290,13 @@ class Store:
 
     @staticmethod
     def _person(row: tuple[Any, ...]) -> PersonRow:
+        person_id, person_uuid, properties, is_identified, created_at, last_seen_at, version = row
         return PersonRow(
-            id=row[0],
-            uuid=row[1],
-            properties=json.loads(row[2]),
-            is_identified=bool(row[3]),
-            created_at=row[4],
-            last_seen_at=row[5],
-            version=row[6],
+            person_id,
+            person_uuid,
+            json.loads(properties),
+            bool(is_identified),
+            created_at,
+            last_seen_at,
+            version,
         )

@@ -20,29 +20,35 @@ def event(
     properties: Mapping[str, Any] | None = None,
     *,
     at: datetime = T0,
-    **fields: Any,
+    fields: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """An event in PostHog's wire shape, with a fresh uuid and the timestamp ``at``."""
+    """A wire-shape event with a fresh uuid, sent at ``at``; ``fields`` go at the top level."""
     return {
         "event": name,
         "distinct_id": distinct_id,
         "properties": dict(properties or {}),
         "timestamp": at.isoformat(),
         "uuid": str(uuid.uuid4()),
-        **fields,
+        **(fields or {}),
     }
 
 
-def identify(new_id: str, anon_id: object, **properties: Any) -> dict[str, Any]:
-    return event("$identify", new_id, {"$anon_distinct_id": anon_id, **properties})
+def identify(
+    new_id: str, anon_id: object, properties: Mapping[str, Any] | None = None, *, at: datetime = T0
+) -> dict[str, Any]:
+    return event("$identify", new_id, {"$anon_distinct_id": anon_id, **(properties or {})}, at=at)
 
 
-def alias(target: str, other: object, **properties: Any) -> dict[str, Any]:
-    return event("$create_alias", target, {"alias": other, **properties})
+def alias(
+    target: str, other: object, properties: Mapping[str, Any] | None = None, *, at: datetime = T0
+) -> dict[str, Any]:
+    return event("$create_alias", target, {"alias": other, **(properties or {})}, at=at)
 
 
-def merge_dangerously(target: str, other: object, **properties: Any) -> dict[str, Any]:
-    return event("$merge_dangerously", target, {"alias": other, **properties})
+def merge_dangerously(
+    target: str, other: object, properties: Mapping[str, Any] | None = None, *, at: datetime = T0
+) -> dict[str, Any]:
+    return event("$merge_dangerously", target, {"alias": other, **(properties or {})}, at=at)
 
 
 def request(

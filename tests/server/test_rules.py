@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,7 +24,7 @@ S24_VOCABULARY = {
     "skipping_event_invalid_distinct_id",
     "ignored_invalid_timestamp",
 }
-MERGE_EVENTS = [identify, alias, merge_dangerously]
+MERGE_EVENTS: list[Callable[..., dict[str, Any]]] = [identify, alias, merge_dangerously]
 
 
 def uuid5(distinct_id: str, team_id: int = 1) -> str:
@@ -143,7 +144,7 @@ def test_s3_only_identify_alias_and_merge_dangerously_merge(
 
 def test_s3_merge_runs_before_the_events_property_updates(engine: PersonEngine) -> None:
     engine.ingest([event("$pageview", "anon", {"$set": {"plan": "free", "seen": 1}})])
-    engine.ingest([identify("user", "anon", **{"$set": {"plan": "pro"}, "$set_once": {"seen": 2}})])
+    engine.ingest([identify("user", "anon", {"$set": {"plan": "pro"}, "$set_once": {"seen": 2}})])
     assert props(engine, "user") == {"plan": "pro", "seen": 1}
 
 
@@ -152,7 +153,7 @@ def test_s3_merge_runs_before_the_events_property_updates(engine: PersonEngine) 
 
 def test_s4_merge_with_itself_is_an_ordinary_event(engine: PersonEngine) -> None:
     engine.ingest([event("$pageview", "u1")])
-    result = engine.ingest([identify("u1", "u1", **{"$set": {"a": 1}})])
+    result = engine.ingest([identify("u1", "u1", {"$set": {"a": 1}})])
     assert result.warnings == ()
     assert identified(engine, "u1") is False
     assert props(engine, "u1") == {"a": 1}
@@ -225,7 +226,7 @@ def test_s6_every_merge_marks_the_person_identified(
 def test_s7_neither_id_has_a_person_creates_one_identified_person(
     engine: PersonEngine, make: Any
 ) -> None:
-    engine.ingest([make("user", "anon", **{"$set": {"a": 1}, "$set_once": {"b": 2}})])
+    engine.ingest([make("user", "anon", {"$set": {"a": 1}, "$set_once": {"b": 2}})])
     person = engine.person("anon")
     assert person is not None
     assert person.distinct_ids == ("user", "anon")
@@ -240,7 +241,7 @@ def test_s8_id_without_person_joins_the_existing_person(
     engine: PersonEngine, make: Any, owner: str
 ) -> None:
     engine.ingest([event("$pageview", owner, {"$set": {"a": 1}})])
-    engine.ingest([make("user", "anon", **{"$set": {"b": 2}})])
+    engine.ingest([make("user", "anon", {"$set": {"b": 2}})])
     person = engine.person("user")
     assert person is not None
     assert person.uuid == uuid5(owner)
@@ -263,7 +264,7 @@ def test_s9_both_ids_on_the_same_person_only_apply_properties(
 ) -> None:
     engine.ingest([event("$pageview", "anon"), alias("user", "anon")])
     before = engine.person("user")
-    engine.ingest([make("user", "anon", **{"$set": {"a": 1}})])
+    engine.ingest([make("user", "anon", {"$set": {"a": 1}})])
     after = engine.person("user")
     assert before is not None and after is not None
     assert after.uuid == before.uuid and after.distinct_ids == before.distinct_ids
@@ -274,7 +275,7 @@ def test_s9_both_ids_on_the_same_person_only_apply_properties(
 @pytest.mark.parametrize("make", [identify, alias])
 def test_s10_refuses_merge_when_source_identified(engine: PersonEngine, make: Any) -> None:
     engine.ingest([identify("alice", "device-a"), event("$pageview", "bob", {"$set": {"x": 1}})])
-    merge = make("bob", "alice", **{"$set": {"y": 2}})
+    merge = make("bob", "alice", {"$set": {"y": 2}})
     result = engine.ingest([merge])
     assert [(w.type, w.details) for w in result.warnings] == [
         (
@@ -323,7 +324,7 @@ def test_s11_allowed_merge_keeps_target_and_merges_properties(
     )
     source = engine.person("anon")
     assert source is not None
-    engine.ingest([make("user", "anon", **{"$set": {"by_event": 1}, "$unset": ["only_src"]})])
+    engine.ingest([make("user", "anon", {"$set": {"by_event": 1}, "$unset": ["only_src"]})])
     person = engine.person("anon")
     assert person is not None
     assert person.uuid == uuid5("user") and person.distinct_ids == ("anon", "user")
@@ -354,13 +355,10 @@ def test_s11_merge_moves_every_distinct_id_of_the_source(engine: PersonEngine) -
     [
         ({}, {"$set_once": {"a": 1}}, {"a": 1}),
         ({"a": 0}, {"$set_once": {"a": 1}}, {"a": 0}),
-        ({"a": None}, {"$set_once": {"a": 1}}, {"a": None}),  # S13: a stored null counts as set
         ({"a": 0}, {"$set": {"a": 1}}, {"a": 1}),
-        ({"a": 0}, {"$set": {"a": None}}, {"a": None}),  # S13: $set may set null
         ({"a": 1}, {"$set": {"a": True}}, {"a": True}),  # JSON true is not 1
         ({}, {"$set": {"a": 1}, "$set_once": {"a": 2}}, {"a": 1}),  # $set beats $set_once
         ({"a": 0, "b": 0}, {"$unset": ["a"]}, {"b": 0}),
-        ({"a": 0, "b": 0}, {"$unset": {"a": None}}, {"b": 0}),  # S13: $unset as an object
         ({"a": 0}, {"$unset": ["missing"]}, {"a": 0}),
         ({"a": 0}, {"$set": {"a": 1}, "$unset": ["a"]}, {}),  # existed before: deleted
         ({}, {"$set": {"a": 1}, "$unset": ["a"]}, {"a": 1}),  # did not exist before: kept
@@ -376,6 +374,23 @@ def test_s12_property_updates_against_the_pre_event_snapshot(
     assert props(engine, "u1") == after
 
 
+@pytest.mark.parametrize(
+    ("before", "update", "after"),
+    [
+        ({"a": None}, {"$set_once": {"a": 1}}, {"a": None}),  # a stored null counts as set
+        ({"a": 0}, {"$set": {"a": None}}, {"a": None}),  # $set may set null
+        ({"a": 0, "b": 0}, {"$unset": {"a": None}}, {"b": 0}),  # $unset as an object: its keys
+        ({"a": 0, "b": 0}, {"$unset": "a"}, {"a": 0, "b": 0}),  # neither list nor object: ignored
+    ],
+)
+def test_s13_set_once_fills_only_undefined_and_unset_takes_list_or_object(
+    engine: PersonEngine, before: dict[str, Any], update: dict[str, Any], after: dict[str, Any]
+) -> None:
+    engine.ingest([event("$pageview", "u1", {"$set": before})])
+    engine.ingest([event("$set", "u1", update)])
+    assert props(engine, "u1") == after
+
+
 def test_s12_top_level_set_is_merged_into_properties_and_wins(engine: PersonEngine) -> None:
     engine.ingest(
         [
@@ -383,7 +398,7 @@ def test_s12_top_level_set_is_merged_into_properties_and_wins(engine: PersonEngi
                 "$set",
                 "u1",
                 {"$set": {"a": 1, "b": 1}},
-                **{"$set": {"b": 2}, "$set_once": {"c": 3}},
+                fields={"$set": {"b": 2}, "$set_once": {"c": 3}},
             )
         ]
     )
@@ -452,7 +467,7 @@ def test_s17_personless_event_creates_no_person_and_strips_person_updates(
                 "$pageview",
                 "anon",
                 {"$process_person_profile": False, "$set": {"a": 1}, "$unset": ["b"]},
-                **{"$set_once": {"c": 1}},
+                fields={"$set_once": {"c": 1}},
             )
         ]
     )
@@ -638,7 +653,7 @@ def test_s24_every_warning_raised_is_in_the_spec_vocabulary(engine: PersonEngine
             identify("user", "anonymous"),
             event("$identify", "x", {"$process_person_profile": False}),
             event("$pageview", "x", {"$process_person_profile": "yes"}),
-            event("$pageview", "x", timestamp="not a time"),
+            event("$pageview", "x", fields={"timestamp": "not a time"}),
         ]
     )
     types = set(warning_types(engine))
@@ -737,7 +752,7 @@ def test_s26_event_time_with_clock_skew_correction(
 
 
 def test_s26_unparseable_timestamp_uses_now_and_warns(engine: PersonEngine) -> None:
-    bad = event("$pageview", "u1", timestamp="yesterday-ish")
+    bad = event("$pageview", "u1", fields={"timestamp": "yesterday-ish"})
     result = engine.ingest([bad], now=NOW)
     assert engine.events()[0].timestamp == NOW
     assert [(w.type, w.details["eventUuid"]) for w in result.warnings] == [
@@ -747,7 +762,7 @@ def test_s26_unparseable_timestamp_uses_now_and_warns(engine: PersonEngine) -> N
 
 def test_s26_sent_at_is_read_from_iso_text(engine: PersonEngine) -> None:
     engine.ingest(
-        [event("$pageview", "u1", timestamp="2024-05-02T11:00:00Z")],
+        [event("$pageview", "u1", fields={"timestamp": "2024-05-02T11:00:00Z"})],
         sent_at="2024-05-02T12:00:30+00:00",
         now=NOW,
     )
@@ -810,3 +825,73 @@ def test_a_bad_event_rejects_the_whole_request(engine: PersonEngine) -> None:
         engine.ingest([identify("user", "anon"), {"event": "", "distinct_id": "u1"}])
     assert caught.value.code == "missing_event_name"
     assert engine.count_events() == 0 and engine.count_persons() == 0 and engine.warnings() == []
+
+
+# V4/V5 — which ids refuse a merge (the server's side of identity-spec §4)
+
+V4_ILLEGAL = [
+    "",
+    " ",
+    "\t",
+    "anonymous",
+    "ANONYMOUS",
+    "Guest",
+    "distinctid",
+    "distinct_id",
+    "id",
+    "not_authenticated",
+    "email",
+    "undefined",
+    "UNDEFINED",
+    "true",
+    "False",
+    "'guest'",
+    '"email"',
+    "'GUEST'",
+    "[object Object]",
+    "NaN",
+    "None",
+    "none",
+    "null",
+    "0",
+    "'None'",
+    '"null"',
+    "'0'",
+]
+V4_LEGAL = [
+    "NULL",
+    "nan",
+    "NONE",
+    " anonymous",
+    "anonymous ",
+    "guest-1",
+    "00",
+    "'guest",
+    "user@x.io",
+]
+V5_UNMERGEABLE = ["x" * 401, "a\x00b"]
+V5_MERGEABLE = ["x" * 400, "é" * 400]
+
+
+@pytest.mark.parametrize("other", V4_ILLEGAL + V5_UNMERGEABLE)
+def test_v4_v5_ids_that_refuse_a_merge(engine: PersonEngine, other: str) -> None:
+    result = engine.ingest([identify("user", other)])  # $identify merges even a falsy id
+    assert [w.type for w in result.warnings] == ["cannot_merge_with_illegal_distinct_id"]
+    person = engine.person("user")
+    assert person is not None and person.distinct_ids == ("user",)
+
+
+@pytest.mark.parametrize("other", V4_LEGAL + V5_MERGEABLE)
+def test_v4_v5_ids_that_merge(engine: PersonEngine, other: str) -> None:
+    result = engine.ingest([identify("user", other)])
+    assert result.warnings == ()
+    person = engine.person("user")
+    assert person is not None and person.distinct_ids == ("user", other)
+
+
+@pytest.mark.parametrize("illegal", ["anonymous", "None", "0"])
+def test_v6_illegal_ids_are_not_rejected_for_ordinary_events(
+    engine: PersonEngine, illegal: str
+) -> None:
+    assert engine.ingest([event("$pageview", illegal, {"$set": {"a": 1}})]).warnings == ()
+    assert props(engine, illegal) == {"a": 1}

@@ -1,0 +1,108 @@
+"""Helpers for the delivery tests: hand-made encoded events, a scriptable backend, pipelines."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import uuid
+from collections import deque
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from posthog_client._config import Options
+from posthog_client._disk_queue import DiskQueue
+from posthog_client._memory_queue import MemoryQueue
+from posthog_client._queue import Counters, EventQueue
+from posthog_client._worker import Pipeline
+
+API_KEY = "phc_delivery_test"
+CHILD = Path(__file__).with_name("delivery_child.py")
+
+
+def event(i: int = 0, name: str = "e", **properties: Any) -> bytes:
+    """One encoded event, as the client would hand it over."""
+    return json.dumps(
+        {
+            "event": name,
+            "distinct_id": "user",
+            "uuid": str(uuid.uuid4()),
+            "timestamp": "2026-01-01T00:00:00.000000+00:00",
+            "properties": {"i": i, **properties},
+        },
+        separators=(",", ":"),
+    ).encode()
+
+
+class ScriptedBackend:
+    """Raises the queued exceptions (``None`` = succeed) one per attempt, then succeeds.
+
+    ``fail_with`` fails every attempt after the script; ``gate`` makes every send wait for it.
+    """
+
+    def __init__(self, *script: Exception | None) -> None:
+        self.script: deque[Exception | None] = deque(script)
+        self.fail_with: Exception | None = None
+        self.gate: threading.Event | None = None
+        self.attempts: list[list[bytes]] = []
+        self.delivered: list[list[bytes]] = []
+        self.attempted = threading.Event()
+        self.received = threading.Event()
+        self.closed = False
+
+    def send(self, batch: Sequence[bytes]) -> None:
+        self.attempts.append(list(batch))
+        self.attempted.set()
+        if self.gate is not None:
+            self.gate.wait(10)
+        error = self.script.popleft() if self.script else self.fail_with
+        if error is not None:
+            raise error
+        self.delivered.append(list(batch))
+        self.received.set()
+
+    def close(self) -> None:
+        self.closed = True
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        return [json.loads(item) for batch in self.delivered for item in batch]
+
+
+def options(storage: Path, **overrides: Any) -> Options:
+    overrides.setdefault("host", "http://127.0.0.1:9")
+    return Options(api_key=API_KEY, storage_dir=storage, **overrides)
+
+
+def make_pipeline(
+    storage: Path,
+    backend: Any,
+    *,
+    persist: bool = True,
+    threaded: bool = True,
+    **overrides: Any,
+) -> Pipeline:
+    """A pipeline like ``build_delivery`` makes, with millisecond backoff for fast tests."""
+    opts = options(storage, backend=backend, persist=persist, **overrides)
+    counters = Counters()
+    queue: EventQueue = (
+        DiskQueue(opts.project_dir / "queue", opts.max_disk_bytes, counters)
+        if persist
+        else MemoryQueue(opts.max_queue_size, counters)
+    )
+    return Pipeline(opts, queue, backend, counters, threaded=threaded, backoff_s=0.001)
+
+
+def run_child(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    """Run ``delivery_child.py`` with ``args``; fails the test on a non-zero exit."""
+    result = subprocess.run(
+        [sys.executable, str(CHILD), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result
