@@ -69,22 +69,23 @@ def get(host: str, path: str, **query: str) -> Any:
 
 
 def show(host: str, distinct_id: str, session_id: str) -> bool:
+    """Print the person ``distinct_id`` resolves to and its events; True if all joined up."""
     person = get(host, "/api/persons", distinct_id=distinct_id)
     print(f"\nperson {person['uuid']}, distinct ids: {', '.join(person['distinct_ids'])}")
     events = get(host, "/api/events", distinct_id=distinct_id)["results"]
-    joined = True
-    for event in reversed(events):
+    events.sort(key=lambda e: (bool(e["properties"].get("$is_server")), str(e["timestamp"])))
+    for event in events:
         props = event["properties"]
-        side = "backend " if props.get("$is_server") else "frontend"
-        same_session = props.get("$session_id") == session_id
-        joined &= same_session
         print(
-            f"  {side}  {event['event']:<14} as {event['distinct_id']:<38}"
-            f" {'same session' if same_session else 'OTHER SESSION'}"
+            f"  {'backend ' if props.get('$is_server') else 'frontend'}  {event['event']:<14}"
+            f" as {event['distinct_id']:<38} session {props.get('$session_id')}"
         )
-    backend = [e for e in events if e["properties"].get("$is_server")]
-    print(f"{len(backend)} backend events belong to the frontend's person and session")
-    return joined and {e["event"] for e in backend} == {"cart_updated", "order_paid", "$exception"}
+    backend = {e["event"] for e in events if e["properties"].get("$is_server")}
+    same_session = all(e["properties"].get("$session_id") == session_id for e in events)
+    print(
+        f"backend events in the frontend's person: {sorted(backend)}; one session: {same_session}"
+    )
+    return same_session and backend == {"cart_updated", "order_paid", "$exception"}
 
 
 def main() -> int:

@@ -39,6 +39,7 @@ from ._api import (
 from ._backend import Backend
 from ._client import Client
 from ._context import identify_context, new_context, set_context_session, tag
+from ._linking import build_deep_link, handle_deep_link, tracing_headers
 from ._delivery import FlushResult
 from ._exceptions import (
     ConfigurationError,
@@ -68,6 +69,7 @@ __all__ = [
     "TransportError",
     "__version__",
     "alias",
+    "build_deep_link",
     "capture",
     "capture_exception",
     "flush",
@@ -75,6 +77,7 @@ __all__ = [
     "get_device_id",
     "get_distinct_id",
     "get_session_id",
+    "handle_deep_link",
     "has_opted_out",
     "identify",
     "identify_context",
@@ -91,6 +94,7 @@ __all__ = [
     "set_person_properties",
     "shutdown",
     "tag",
+    "tracing_headers",
     "unregister",
     "unset_person_properties",
 ]

@@ -44,6 +44,7 @@ class Client(IdentityMethods):
     """A PostHog client with a persisted, client-side identity.
 
     Options (keyword arguments; each falls back to its ``POSTHOG_*`` variable where one exists):
+    ``mode`` (``"desktop"``, the default, or ``"server"``: ``persist=False, disable_geoip=True``),
     ``host`` (``POSTHOG_HOST``), ``backend`` (an object with ``send``/``close``, instead of HTTP),
     ``persist`` (keep identity and queue on disk, default True), ``storage_dir``
     (``POSTHOG_CLIENT_DIR``), ``strict`` (raise on bad input instead of logging),
@@ -267,11 +268,11 @@ class Client(IdentityMethods):
 
     # -- identity ------------------------------------------------------------------------------
 
-    def _emit(self, outcome: identity.Outcome) -> None:
+    def _emit(self, events: list[tuple[str, dict[str, Any]]], warning: str | None = None) -> None:
         """Send the events an identity operation produced, under the identity it produced."""
-        if outcome.warning:
-            logger.warning("%s", outcome.warning)
-        for name, props in outcome.events:  # $identify's root id is the new id (W5)
+        if warning:
+            logger.warning("%s", warning)
+        for name, props in events:  # $identify's root id is the new id (W5)
             self._send(name, props, None, None, None, props.get("distinct_id"))
 
     # -- lifecycle -----------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from typing import Any
 
 from . import _identity as identity
 from ._config import Options
+from ._context import RequestContext, current_context, identify_context
 from ._encoding import to_json_value
 from ._events import now_timestamp
 from ._exceptions import InvalidEventError
@@ -34,7 +35,7 @@ class IdentityMethods:
     def _session_id(self, now_ms: int, *, active: bool) -> str:
         raise NotImplementedError
 
-    def _emit(self, outcome: identity.Outcome) -> None:
+    def _emit(self, events: list[tuple[str, dict[str, Any]]], warning: str | None = None) -> None:
         raise NotImplementedError
 
     def _forget_session_activity(self) -> None:
@@ -72,11 +73,17 @@ class IdentityMethods:
         if new_id is None or not self._person_allowed("identify"):
             return False
         to_set, to_set_once = _json_safe(properties, self.strict), _json_safe(set_once, self.strict)
+        context = current_context()
+        if context is not None:  # a request's user, not this server's own identity (A22)
+            identify_context(new_id)
+            if to_set or to_set_once:
+                self._emit([("$set", {"$set": to_set or {}, "$set_once": to_set_once or {}})])
+            return True
         session_id = self._current_session()
         outcome = self._store.transact(
             lambda s: _paired(identity.identify(s, new_id, to_set, to_set_once, session_id))
         )
-        self._emit(outcome)
+        self._emit(outcome.events, outcome.warning)
         return outcome.result
 
     @never_raises(False)
@@ -85,10 +92,13 @@ class IdentityMethods:
         new_alias = self._ids.for_identity("alias", alias_id)
         if new_alias is None or not self._person_allowed("alias"):
             return False
+        context = current_context()
+        if context is not None:
+            return self._for_context_user(context, "alias", "$create_alias", {"alias": new_alias})
         if new_alias == self._store.current().distinct_id:  # R21: nothing to link
             return self.identify(new_alias)
         outcome = self._store.transact(lambda s: _paired(identity.alias(s, new_alias)))
-        self._emit(outcome)
+        self._emit(outcome.events)
         return outcome.result
 
     @never_raises(False)
@@ -101,8 +111,13 @@ class IdentityMethods:
         other = self._ids.for_identity("merge_dangerously", other_distinct_id)
         if other is None or not self._person_allowed("merge_dangerously"):
             return False
+        context = current_context()
+        if context is not None:
+            return self._for_context_user(
+                context, "merge_dangerously", "$merge_dangerously", {"alias": other}
+            )
         outcome = self._store.transact(lambda s: _paired(identity.merge_dangerously(s, other)))
-        self._emit(outcome)
+        self._emit(outcome.events)
         return outcome.result
 
     @never_raises(None)
@@ -111,6 +126,10 @@ class IdentityMethods:
 
         Sends nothing; queued events keep their ids; the consent choice is kept (A3).
         """
+        context = current_context()
+        if context is not None:  # the request's user logged out: later events are personless
+            context.distinct_id = None
+            return
         self._store.transact(lambda s: _paired(identity.reset(s, reset_device_id)))
         self._forget_session_activity()
 
@@ -124,14 +143,17 @@ class IdentityMethods:
         if not self._person_allowed("set_person_properties"):
             return
         to_set, to_set_once = _json_safe(set, self.strict), _json_safe(set_once, self.strict)
+        context = current_context()
+        if context is not None:
+            if to_set or to_set_once:
+                props = {"$set": to_set or {}, "$set_once": to_set_once or {}}
+                self._for_context_user(context, "set_person_properties", "$set", props)
+            return
         session_id = self._current_session()
-        self._emit(
-            self._store.transact(
-                lambda s: _paired(
-                    identity.set_person_properties(s, to_set, to_set_once, session_id)
-                )
-            )
+        outcome = self._store.transact(
+            lambda s: _paired(identity.set_person_properties(s, to_set, to_set_once, session_id))
         )
+        self._emit(outcome.events)
 
     @never_raises(None)
     def unset_person_properties(self, names: str | Iterable[str]) -> None:
@@ -140,9 +162,27 @@ class IdentityMethods:
             return
         keys = [names] if isinstance(names, str) else list(names)
         keys = [k for k in keys if isinstance(k, str) and k]
-        self._emit(
-            self._store.transact(lambda s: _paired(identity.unset_person_properties(s, keys)))
-        )
+        context = current_context()
+        if context is not None:
+            if keys:
+                self._for_context_user(context, "unset_person_properties", "$set", {"$unset": keys})
+            return
+        outcome = self._store.transact(lambda s: _paired(identity.unset_person_properties(s, keys)))
+        self._emit(outcome.events)
+
+    def _for_context_user(
+        self, context: RequestContext, operation: str, event: str, properties: dict[str, Any]
+    ) -> bool:
+        """Inside ``new_context()`` person operations apply to the request's user (R38)."""
+        if context.distinct_id is None:
+            logger.warning(
+                "%s() inside new_context() without a distinct id: nothing sent;"
+                " call identify_context() first",
+                operation,
+            )
+            return False
+        self._emit([(event, {**properties, "distinct_id": context.distinct_id})])
+        return True
 
     @never_raises(None)
     def register(self, properties: Mapping[str, Any]) -> None:

@@ -76,7 +76,6 @@ class Options:
     sync_mode: bool = False
     gzip: bool = True
     disable_geoip: bool = False
-    is_server: bool = False
     flush_at: int = DEFAULT_FLUSH_AT
     flush_interval_s: float = DEFAULT_FLUSH_INTERVAL_S
     max_batch_size: int = DEFAULT_MAX_BATCH_SIZE
@@ -130,6 +129,15 @@ class Options:
                     kwargs[name] = value
         if kwargs.get("debug") is None:
             kwargs["debug"] = bool(_env_bool("POSTHOG_CLIENT_DEBUG"))
+        if kwargs.get("strict") is None:
+            kwargs["strict"] = _env_bool("POSTHOG_CLIENT_STRICT")
+        if kwargs.get("backend") is None and os.environ.get("POSTHOG_CLIENT_BACKEND"):
+            kwargs["backend"] = _env_backend(os.environ["POSTHOG_CLIENT_BACKEND"])
+            # A test run: bad input fails the test, and without a storage dir nothing hits disk.
+            if kwargs.get("strict") is None:
+                kwargs["strict"] = True
+            if kwargs.get("persist") is None and kwargs.get("storage_dir") is None:
+                kwargs["persist"] = False
         unknown = set(kwargs) - set(cls.__dataclass_fields__)
         if unknown:
             raise ConfigurationError(f"unknown option(s): {', '.join(sorted(unknown))}")
@@ -146,6 +154,15 @@ class Options:
             root = Path(platformdirs.user_data_dir("posthog_client", appauthor=False))
         digest = hashlib.sha256(self.api_key.encode()).hexdigest()[:16]
         return root / digest
+
+
+def _env_backend(name: str) -> Backend:
+    """The backend ``POSTHOG_CLIENT_BACKEND`` names: only ``memory`` (the test recorder)."""
+    if name.strip().lower() != "memory":
+        raise ConfigurationError(f"POSTHOG_CLIENT_BACKEND must be 'memory' or unset, not {name!r}")
+    from .testing import process_recorder  # deferred: only test runs load the recorder
+
+    return process_recorder()
 
 
 def normalize_host(host: str) -> str:

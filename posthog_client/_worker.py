@@ -5,7 +5,8 @@ started by the first ``submit`` (never at import, never at exit), sleeps on a wa
 sends when ``flush_at`` events wait or ``flush_interval_s`` has passed. ``flush`` and ``shutdown``
 are bounded by their timeout, also when the server hangs: the worker is a daemon and is waited
 for with a bounded join. After ``max_retries`` failed attempts the batch stays queued and sending
-pauses for a cool-down (60 s, doubling up to 30 min) (decision A10). With ``threaded=False``
+pauses for a cool-down (60 s, doubling up to 30 min) (decision A10); at shutdown each batch
+gets one more attempt and no retry. With ``threaded=False``
 (``sync_mode``) every ``submit`` delivers on the caller's thread before returning.
 """
 
@@ -61,7 +62,7 @@ class Pipeline:
         self._max_batch = options.max_batch_size
         self._flush_timeout_s = options.timeout_s
         self._shutdown_timeout_s = options.shutdown_timeout_s
-        self._policy = RetryPolicy(options.max_retries, lambda: self._deadline, backoff_s=backoff_s)
+        self._policy = RetryPolicy(options.max_retries, self._retry_deadline, backoff_s=backoff_s)
         self._init_runtime()
         if hasattr(os, "register_at_fork"):
             ref = weakref.WeakMethod(self._after_fork_in_child)
@@ -258,6 +259,11 @@ class Pipeline:
             if outcome.done < len(batch.events):
                 return
             force = False  # one forced attempt is enough to see whether the server is back
+
+    def _retry_deadline(self) -> float | None:
+        # Shutting down, a failed attempt is not retried: the events wait on disk for the next
+        # run, and exit stays fast with the network down.
+        return 0.0 if self._stopping else self._deadline
 
     def _record(self, outcome: Outcome) -> None:
         self._counters.add("sent", outcome.sent)

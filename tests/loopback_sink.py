@@ -2,7 +2,7 @@
 
 In a test: ``with LoopbackSink() as sink:`` then ``sink.url``, ``sink.events``, ``sink.requests``,
 ``sink.respond(503, {"Retry-After": "1"})`` to script the next answers, ``sink.hang()`` to keep
-requests waiting (released on exit, so nothing outlives the test).
+requests waiting (until ``sink.release()`` or exit, so nothing outlives the test).
 
 As a process (benchmarks): ``python tests/loopback_sink.py PORT_FILE`` serves until killed and
 answers ``GET /stats`` with ``{"events": n, "distinct": n, "requests": n}``.
@@ -104,14 +104,21 @@ class LoopbackSink:
     def url(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
-    def respond(self, status: int, headers: dict[str, str] | None = None, *, times: int = 1) -> None:
+    def respond(
+        self, status: int, headers: dict[str, str] | None = None, *, times: int = 1
+    ) -> None:
         """Answer the next ``times`` requests with ``status`` (and ``headers``)."""
         for _ in range(times):
             self._answers.append((status, headers or {}, False))
 
     def hang(self) -> None:
-        """Hold every request from now on until the sink closes."""
+        """Hold every request from now on, until ``release()`` or the sink closes."""
         self._hang_all = True
+
+    def release(self) -> None:
+        """Answer the held requests and stop holding new ones."""
+        self._hang_all = False
+        self.released.set()
 
     def next_answer(self) -> tuple[int, dict[str, str], bool]:
         with self.lock:
@@ -124,7 +131,10 @@ class LoopbackSink:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.released.set()
         self._server.shutdown()

@@ -232,6 +232,7 @@ def test_se6_session_is_shared_across_processes_through_disk(
 def test_opt_out_stops_sending_and_persists(make_client: MakeClient, sent: Sent) -> None:
     client = make_client()
     client.capture("before")
+    client.flush()
     client.opt_out()
     assert client.capture("after") is None
     assert client.identify("user_1")  # local identity still follows the app (R36)
@@ -248,6 +249,7 @@ def test_opt_out_by_another_process_applies_within_a_second(
 ) -> None:
     running = make_client()
     running.capture("before")
+    running.flush()
     make_client().opt_out()
     running._consent_checked_at -= 1.0  # the recheck interval has passed
     assert running.capture("after") is None

@@ -42,11 +42,12 @@ def test_r2_restart_restores_identity_without_sending(make_client: MakeClient, s
     first = make_client()
     first.identify("user_1")
     first_device = first.get_device_id()
+    first.shutdown()  # the first "process" ends
     second = make_client()
     assert second.get_distinct_id() == "user_1"
     assert second.is_identified()
     assert second.get_device_id() == first_device
-    assert names(sent(second)) == ["$identify"]
+    assert names(sent(second)) == ["$identify"]  # the first process's event, nothing more
 
 
 def test_r4_identified_is_derived_for_state_without_the_flag(
@@ -166,7 +167,9 @@ def test_r11_key_order_does_not_defeat_dedup(client: Client, sent: Sent) -> None
 def test_a6_repeat_identify_from_another_process_sends_nothing(
     make_client: MakeClient, sent: Sent
 ) -> None:
-    make_client().identify("user_42", {"plan": "pro"})
+    first = make_client()
+    first.identify("user_42", {"plan": "pro"})
+    first.shutdown()
     other = make_client()
     assert other.identify("user_42", {"plan": "pro"})
     assert names(sent(other)) == ["$identify"]
@@ -387,3 +390,40 @@ def test_r35_precedence_sdk_context_then_super_then_caller(client: Client, sent:
     assert props["$os"] == "Plan9"
     assert props["tier"] == "call"
     assert props["$lib"] == "posthog-client-python"
+
+
+def test_a22_identify_inside_a_context_identifies_the_request_not_the_device(
+    client: Client, sent: Sent
+) -> None:
+    from posthog_client import new_context
+
+    device_id = client.get_distinct_id()
+    with new_context(client=client):
+        assert client.identify("request_user", {"plan": "pro"})
+        client.capture("order_paid")
+        assert client.alias("backend-9")
+        client.set_person_properties({"seen": True})
+        client.unset_person_properties("plan")
+        client.reset()  # the request's user logged out
+        client.capture("after_logout")
+    assert client.get_distinct_id() == device_id
+    assert not client.is_identified()
+    events = sent(client)
+    assert names(events) == ["$set", "order_paid", "$create_alias", "$set", "$set", "after_logout"]
+    assert {e["distinct_id"] for e in events[:5]} == {"request_user"}
+    assert events[2]["properties"]["alias"] == "backend-9"
+    assert events[-1]["properties"]["$process_person_profile"] is False
+    assert all(e["properties"]["$is_server"] for e in events)
+
+
+def test_a22_person_operations_need_a_context_user(
+    client: Client, sent: Sent, caplog: pytest.LogCaptureFixture
+) -> None:
+    from posthog_client import new_context
+
+    with new_context(client=client):
+        assert client.alias("backend-9") is False
+        assert client.merge_dangerously("other") is False
+        client.set_person_properties({"a": 1})
+    assert sent(client) == []
+    assert "identify_context() first" in caplog.text

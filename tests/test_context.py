@@ -106,17 +106,6 @@ def test_events_outside_any_context_use_the_persisted_identity(client: Client, s
     assert "$is_server" not in event["properties"]
 
 
-def test_context_events_do_not_write_the_identity_to_disk(
-    make_client: MakeClient, sent: Sent, storage_dir: Path
-) -> None:
-    client = make_client(mode="server")
-    with new_context():
-        identify_context("user_42")
-        client.capture("e")
-    assert sent(client)[0]["distinct_id"] == "user_42"
-    assert not storage_dir.exists() or not any(storage_dir.rglob("state.json"))
-
-
 # -- nesting -----------------------------------------------------------------------------------
 
 
@@ -281,7 +270,7 @@ def test_decorated_coroutine_function_runs_in_its_own_context_per_call(
         return user
 
     async def main() -> list[str]:
-        return await asyncio.gather(handle("a_1"), handle("b_2"))
+        return list(await asyncio.gather(handle("a_1"), handle("b_2")))
 
     assert asyncio.run(main()) == ["a_1", "b_2"]
     events = sent(client)

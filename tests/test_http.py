@@ -182,7 +182,8 @@ def test_a_forked_child_gets_its_own_session(sink: LoopbackSink) -> None:
 def test_importing_the_package_loads_no_http_or_retry_library() -> None:
     code = (
         "import sys, posthog_client, posthog_client._pipeline;"
-        "print(sorted(m for m in ('requests', 'tenacity', 'filelock', 'urllib3') if m in sys.modules))"
+        "print(sorted(m for m in ('requests', 'tenacity', 'filelock', 'urllib3')"
+        " if m in sys.modules))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=30

@@ -61,3 +61,10 @@ def test_import_has_no_side_effects_and_loads_no_heavy_modules(tmp_path: Path) -
     ).stdout.strip()
     assert out == "[] 1"
     assert not any(tmp_path.iterdir())
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    root = PACKAGE.parent
+    command = 'python -m pip install -e ".[test]" && python -m pytest'
+    assert command in (root / "README.md").read_text()
+    assert command in (root / ".ci" / "run").read_text()

@@ -100,7 +100,7 @@ def test_unwritable_storage_falls_back_to_memory(
         client.capture("x")
     assert anonymous and client.get_distinct_id() == "user_1"
     assert [e["event"] for e in sent(client)] == ["$identify", "x"]
-    assert len([r for r in caplog.records if "in memory" in r.getMessage()]) == 1
+    assert len([r for r in caplog.records if "identity in memory" in r.getMessage()]) == 1
 
 
 def test_read_only_state_keeps_the_stored_identity_in_memory(

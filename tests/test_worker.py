@@ -1,4 +1,4 @@
-"""The pipeline: lazy worker, batching triggers, bounded flush/shutdown, pausing, purge, sync mode."""
+"""The pipeline: lazy worker, batch triggers, bounded flush/shutdown, pausing, purge, sync mode."""
 
 from __future__ import annotations
 

@@ -49,14 +49,15 @@ class RequestInfo:
 class _Throttle:
     """At most one WARNING per key and interval, counting the ones it held back."""
 
-    def __init__(self, interval_s: float) -> None:
+    def __init__(self, interval_s: float, clock: Callable[[], float] = time.monotonic) -> None:
         self._interval_s = interval_s
+        self._clock = clock
         self._lock = threading.Lock()
         self._last: dict[str, float] = {}
         self._held: dict[str, int] = {}
 
     def warn(self, key: str, message: str, *args: object) -> None:
-        now = time.monotonic()
+        now = self._clock()
         with self._lock:
             last = self._last.get(key)
             if last is not None and now - last < self._interval_s:

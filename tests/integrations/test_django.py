@@ -80,6 +80,11 @@ def boom_view(request: HttpRequest) -> HttpResponse:
     raise ZeroDivisionError("boom")
 
 
+async def async_boom_view(request: HttpRequest) -> HttpResponse:
+    await asyncio.sleep(0)
+    raise ZeroDivisionError("async boom")
+
+
 def missing_view(request: HttpRequest) -> HttpResponse:
     raise Http404("no such order")
 
@@ -88,6 +93,7 @@ urlpatterns = [
     path("capture/", capture_view),
     path("async/", async_view),
     path("boom/", boom_view),
+    path("async-boom/", async_boom_view),
     path("missing/", missing_view),
 ]
 
@@ -249,6 +255,17 @@ def test_async_fallback_reads_the_user_off_the_event_loop(events: Events) -> Non
 
     assert asyncio.run(main()) == 200
     assert events()[0]["distinct_id"] == "7"
+
+
+def test_async_view_exception_is_captured_in_the_request_context(events: Events) -> None:
+    async def main() -> None:
+        await AsyncClient().get("/async-boom/", headers=FRONTEND)
+
+    with pytest.raises(ZeroDivisionError, match="async boom"):
+        asyncio.run(main())
+    (event,) = events()
+    assert (event["event"], event["distinct_id"]) == ("$exception", "web_user_1")
+    assert event["properties"]["$session_id"] == "web_session_1"
 
 
 def test_unknown_options_are_refused() -> None:
