@@ -79,8 +79,10 @@ def show(host: str) -> None:
             same = get(host, "/api/persons", distinct_id=distinct_id)["uuid"] == person["uuid"]
             count = get(host, "/api/events", distinct_id=distinct_id)["count"]
             assert same and count == history["count"], f"lookup by {distinct_id} disagrees"
-        print(f"    looked up by each of its {len(person['distinct_ids'])} ids: same person, "
-              f"same {history['count']} events")
+        print(
+            f"    looked up by each of its {len(person['distinct_ids'])} ids: same person, "
+            f"same {history['count']} events"
+        )
 
 
 def main() -> int:

@@ -39,7 +39,6 @@ from ._api import (
 from ._backend import Backend
 from ._client import Client
 from ._context import identify_context, new_context, set_context_session, tag
-from ._linking import build_deep_link, handle_deep_link, tracing_headers
 from ._delivery import FlushResult
 from ._exceptions import (
     ConfigurationError,
@@ -52,6 +51,7 @@ from ._exceptions import (
     RetryableTransportError,
     TransportError,
 )
+from ._linking import build_deep_link, handle_deep_link, tracing_headers
 from ._version import __version__
 
 __all__ = [

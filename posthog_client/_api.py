@@ -13,11 +13,29 @@ from ._delivery import FlushResult
 from ._log import warn_once
 
 __all__ = [
-    "alias", "capture", "capture_exception", "flush", "get_client", "get_device_id",
-    "get_distinct_id", "get_session_id", "has_opted_out", "identify", "init", "is_identified",
-    "merge_dangerously", "opt_in", "opt_out", "register", "register_once", "reset", "set_person_properties",
-    "shutdown", "unregister", "unset_person_properties",
-]  # fmt: skip
+    "alias",
+    "capture",
+    "capture_exception",
+    "flush",
+    "get_client",
+    "get_device_id",
+    "get_distinct_id",
+    "get_session_id",
+    "has_opted_out",
+    "identify",
+    "init",
+    "is_identified",
+    "merge_dangerously",
+    "opt_in",
+    "opt_out",
+    "register",
+    "register_once",
+    "reset",
+    "set_person_properties",
+    "shutdown",
+    "unregister",
+    "unset_person_properties",
+]
 
 _client: Client | None = None
 _lock = threading.Lock()

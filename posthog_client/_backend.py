@@ -3,7 +3,9 @@
 A backend receives batches of finished events, each already JSON-encoded (``bytes``), so the
 HTTP backend can splice them into a request body without decoding and re-encoding them. It
 signals failure with the ``TransportError`` tree: ``RetryableTransportError`` (try again later),
-``RejectedError`` (final), ``PayloadTooLargeError`` (split and try again).
+``RejectedError`` (final), ``PayloadTooLargeError`` (split and try again). A backend may also
+define ``attach(client)``: each ``Client`` built with it calls it once (the test recorder uses it
+to flush its clients before answering).
 """
 
 from __future__ import annotations

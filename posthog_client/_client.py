@@ -52,7 +52,8 @@ class Client(IdentityMethods):
     ``debug``, ``sync_mode``, ``gzip``, ``disable_geoip``, ``flush_at``, ``flush_interval_s``,
     ``max_batch_size``, ``max_queue_size``, ``max_disk_bytes``, ``max_retries``, ``timeout_s``,
     ``shutdown_timeout_s``,
-    ``session_idle_timeout_s``, ``super_properties``.
+    ``session_idle_timeout_s``, ``super_properties``. ``POSTHOG_CLIENT_STRICT`` sets ``strict``;
+    ``POSTHOG_CLIENT_BACKEND=memory`` records events in memory (see ``posthog_client.testing``).
 
     Example::
 
@@ -84,6 +85,9 @@ class Client(IdentityMethods):
         self._sessions = SessionTracker(self._store, self.options.session_idle_timeout_s)
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(after_in_child=functools.partial(_after_fork, weakref.ref(self)))
+        attach = getattr(self.options.backend, "attach", None)
+        if callable(attach):  # a recording backend flushes its clients before it is read
+            attach(self)
 
     # -- events ------------------------------------------------------------------------------
 

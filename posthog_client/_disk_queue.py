@@ -1,7 +1,8 @@
 """The on-disk queue of persisted mode: survives ``kill -9``, shared safely by many processes.
 
 ``put`` runs on the caller's thread and appends the event as one line to this process's current
-segment with a single ``os.write`` (no fsync: a killed process loses nothing, a power cut may).
+segment with a single ``write(2)`` (``_append``; no fsync: a killed process loses nothing, a
+power cut may).
 The worker reads this process's segments and those of dead processes, whose owner lock it can
 take (see ``_segments``); live owners hold theirs, so no event is ever read by two processes.
 """
@@ -12,10 +13,10 @@ import errno
 import os
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from ._append import load_append
 from ._log import logger, warn_once
 from ._queue import Batch, Counters
 from ._segments import O_BINARY, Segment, Stream
@@ -27,12 +28,13 @@ _RESCAN_INTERVAL_S: Final = 30.0  # how soon a running process adopts a dead pee
 _WRITE_FLAGS: Final = os.O_WRONLY | os.O_CREAT | os.O_APPEND | O_BINARY
 
 
-@dataclass(frozen=True)
 class _Position:
-    epoch: int
-    stream: Stream
-    seq: int
-    offset: int
+    """Where a batch starts: which stream, segment and offset, in which purge epoch."""
+
+    __slots__ = ("epoch", "offset", "seq", "stream")
+
+    def __init__(self, epoch: int, stream: Stream, seq: int, offset: int) -> None:
+        self.epoch, self.stream, self.seq, self.offset = epoch, stream, seq, offset
 
 
 def _new_owner() -> str:
@@ -54,6 +56,7 @@ class DiskQueue:
         # Over this the worker cannot have trimmed in time (stuck in a long send): refuse.
         self._hard_limit = max_bytes + 2 * self._segment_bytes
         self._counters = counters
+        self._append = load_append()
         self._lock = threading.Lock()
         self._consume_lock = threading.Lock()
         self._epoch = 0
@@ -89,7 +92,7 @@ class DiskQueue:
                 segment = self._active
                 if segment is None or segment.size >= self._segment_bytes:
                     segment = self._rotate()
-                written = os.write(self._fd, line)
+                written = self._append(self._fd, line)
                 if written != size:  # a short write (disk full): keep the file line-aligned
                     os.ftruncate(self._fd, segment.size)
                     raise OSError(errno.ENOSPC, "short write")

@@ -8,7 +8,6 @@ now is simply offered again later, unchanged.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 from typing import Final, Protocol
 
 __all__ = [
@@ -33,12 +32,14 @@ DROP_REASONS: Final = (
 )
 
 
-@dataclass(frozen=True)
 class Batch:
     """Leading events of a queue, still owned by it until ``EventQueue.ack``."""
 
-    events: list[bytes]
-    token: object  # where the events sit in the queue; meaningful only to that queue
+    __slots__ = ("events", "token")
+
+    def __init__(self, events: list[bytes], token: object) -> None:
+        self.events = events
+        self.token = token  # where the events sit in the queue; meaningful only to that queue
 
 
 class EventQueue(Protocol):

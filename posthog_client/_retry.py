@@ -14,7 +14,6 @@ import random
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
 from ._exceptions import PayloadTooLargeError, RejectedError, RetryableTransportError
@@ -29,17 +28,15 @@ MAX_BACKOFF_S: Final = 30.0
 Send = Callable[[Sequence[bytes]], None]
 
 
-@dataclass
 class Outcome:
     """What became of a batch: its first ``done`` events are finished (sent or dropped)."""
 
-    done: int = 0
-    sent: int = 0
-    retries: int = 0
-    dropped: dict[str, int] = field(default_factory=dict)
-    failure: str | None = None  # why the rest is still queued
-    pause_s: float | None = None  # set when sending should pause (retries exhausted)
-    rejection: str | None = None  # why events were dropped
+    def __init__(self) -> None:
+        self.done = self.sent = self.retries = 0
+        self.dropped: dict[str, int] = {}
+        self.failure: str | None = None  # why the rest is still queued
+        self.pause_s: float | None = None  # set when sending should pause (retries exhausted)
+        self.rejection: str | None = None  # why events were dropped
 
     def drop(self, reason: str, count: int, why: str) -> None:
         self.dropped[reason] = self.dropped.get(reason, 0) + count
@@ -99,7 +96,21 @@ class RetryPolicy:
         return True
 
     def _send_with_retries(self, send: Send, events: Sequence[bytes], outcome: Outcome) -> None:
-        from tenacity import Retrying, retry_if_exception_type  # deferred: ~50 ms of imports
+        try:
+            send(events)  # most batches go through at once: no retry machinery to set up
+            return
+        except RetryableTransportError as error:
+            deadline = self._deadline()
+            if deadline is not None and time.monotonic() >= deadline:
+                raise  # no time left to retry (shutting down): the batch stays queued
+            failed: list[Exception] = [error]
+
+        def attempt(batch: Sequence[bytes]) -> None:
+            if failed:  # tenacity's attempt 1 is the one that just failed
+                raise failed.pop()
+            send(batch)
+
+        from tenacity import Retrying, retry_if_exception_type  # deferred: ~30 ms of imports
 
         def stop(state: RetryCallState) -> bool:
             deadline = self._deadline()
@@ -121,7 +132,7 @@ class RetryPolicy:
             before_sleep=before_sleep,
             reraise=True,
         )
-        retrying(send, events)
+        retrying(attempt, events)
 
     def _wait(self, state: RetryCallState) -> float:
         ceiling = min(self._backoff_s * 2 ** (state.attempt_number - 1), MAX_BACKOFF_S)

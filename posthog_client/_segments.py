@@ -14,7 +14,6 @@ progress file points past it, so a crash at any point re-sends nothing and loses
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
@@ -46,12 +45,14 @@ def _unlink(path: Path) -> None:
         pass
 
 
-@dataclass(eq=False)
 class Segment:
-    seq: int
-    path: Path
-    size: int = 0  # bytes of complete lines (a torn tail of a crashed writer lies beyond)
-    lines: int = 0
+    __slots__ = ("lines", "path", "seq", "size")
+
+    def __init__(self, seq: int, path: Path, size: int = 0, lines: int = 0) -> None:
+        self.seq = seq
+        self.path = path
+        self.size = size  # bytes of complete lines (a crashed writer's torn tail lies beyond)
+        self.lines = lines
 
 
 class Stream:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from delivery_support import event
 
-from posthog_client import _disk_queue
+from posthog_client._append import load_append
 from posthog_client._disk_queue import DiskQueue
 from posthog_client._queue import MAX_BATCH_BYTES, Counters
 
@@ -130,20 +130,20 @@ def test_a_failed_write_is_counted_and_leaves_no_torn_line(
     counters = Counters()
     queue = DiskQueue(tmp_path, 10**8, counters)
     queue.put(event(1))
-    real_write = os.write
+    real_append = queue._append
 
     def short_write(fd: int, data: bytes) -> int:
-        return real_write(fd, data[:5])
+        return real_append(fd, data[:5])
 
-    monkeypatch.setattr(_disk_queue.os, "write", short_write)
+    monkeypatch.setattr(queue, "_append", short_write)
     assert not queue.put(event(2))
 
     def full(fd: int, data: bytes) -> int:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(_disk_queue.os, "write", full)
+    monkeypatch.setattr(queue, "_append", full)
     assert not queue.put(event(3))
-    monkeypatch.setattr(_disk_queue.os, "write", real_write)
+    monkeypatch.setattr(queue, "_append", real_append)
     queue.put(event(4))
     assert counters.get("dropped_disk_full") == 2
     assert drain(queue) == [1, 4]
@@ -206,6 +206,20 @@ def test_draining_a_large_backlog_keeps_memory_flat(tmp_path: Path) -> None:
     assert count == 40_000
     assert peak < 8 * 1024 * 1024
     queue.close()
+
+
+def test_append_writes_like_os_write_and_raises_oserror(tmp_path: Path) -> None:
+    append = load_append()
+    fd = os.open(tmp_path / "f", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    try:
+        assert append(fd, b"abc\n") == 4
+        assert append(fd, b"de\n") == 3
+    finally:
+        os.close(fd)
+    assert (tmp_path / "f").read_bytes() == b"abc\nde\n"
+    with pytest.raises(OSError) as caught:
+        append(fd, b"closed")
+    assert caught.value.errno == errno.EBADF
 
 
 def test_after_fork_the_child_forgets_the_parents_events(tmp_path: Path) -> None:

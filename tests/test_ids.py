@@ -17,8 +17,8 @@ MERGE_REFUSED = [
 ]  # fmt: skip
 # Legal for ingestion: case-sensitive entries in another case, whitespace around, near misses.
 MERGE_ALLOWED = [
-    "NULL", "nan", "NONE", " anonymous", "anonymous ", "guest_1", "'guest", "00", "user@example.com",
-    "x" * 400,
+    "NULL", "nan", "NONE", " anonymous", "anonymous ", "guest_1", "'guest", "00",
+    "user@example.com", "x" * 400,
 ]  # fmt: skip
 # V1: posthog-js refuses these for identify on top of the server's list.
 BROWSER_REFUSED = ["NULL", "Null", "$posthog_cookieless", "$POSTHOG_COOKIELESS"]

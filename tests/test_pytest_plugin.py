@@ -46,7 +46,9 @@ def test_passing_tests(pytester: pytest.Pytester, tmp_path: Path) -> None:
                                              properties={"version": "2.1"})
             person = posthog_recorder.assert_identified("user_42")
             assert [e["event"] for e in person.events] == ["app_started", "$identify", "logged_in"]
-            assert os.listdir(os.environ["POSTHOG_CLIENT_DIR"])
+            storage = os.environ["POSTHOG_CLIENT_DIR"]
+            assert str(posthog_client.get_client().options.project_dir).startswith(storage)
+            assert os.listdir(storage)
 
         def test_isolated(posthog_recorder):
             assert posthog_recorder.events() == []
@@ -195,5 +197,5 @@ def test_entry_point_loads_the_plugin_lazily(pytester: pytest.Pytester) -> None:
         """
     )
     # a subprocess: a fresh interpreter that finds the plugin only through its entry point
-    result = pytester.runpytest_subprocess("-W", "error", "--strict-markers", "-p", "no:randomly")
+    result = pytester.runpytest_subprocess("-W", "error", "--strict-markers")
     result.assert_outcomes(passed=2)

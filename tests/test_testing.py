@@ -25,9 +25,7 @@ def recorder() -> Recorder:
 
 
 @pytest.fixture
-def make(
-    recorder: Recorder, storage_dir: Path
-) -> Iterator[Callable[..., posthog_client.Client]]:
+def make(recorder: Recorder, storage_dir: Path) -> Iterator[Callable[..., posthog_client.Client]]:
     """Clients feeding ``recorder``; ``name`` gives each its own storage (another install)."""
     clients: list[posthog_client.Client] = []
 
@@ -132,7 +130,9 @@ def test_assert_captured_with_nothing_captured(recorder: Recorder) -> None:
         recorder.assert_captured("x")
 
 
-def test_long_listings_are_cut(recorder: Recorder, make: Callable[..., posthog_client.Client]) -> None:
+def test_long_listings_are_cut(
+    recorder: Recorder, make: Callable[..., posthog_client.Client]
+) -> None:
     client = make()
     for number in range(35):
         client.capture("tick", {"n": number})
@@ -140,7 +140,9 @@ def test_long_listings_are_cut(recorder: Recorder, make: Callable[..., posthog_c
         recorder.assert_captured("tock")
 
 
-def test_assert_not_captured(recorder: Recorder, make: Callable[..., posthog_client.Client]) -> None:
+def test_assert_not_captured(
+    recorder: Recorder, make: Callable[..., posthog_client.Client]
+) -> None:
     client = make()
     client.capture("file_opened", {"path": "a.txt"})
     recorder.assert_not_captured("file_deleted")
@@ -338,3 +340,13 @@ def test_strict_env_and_ci(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POSTHOG_CLIENT_STRICT", "1")
     assert Options.resolve(API_KEY).strict
     assert not Options.resolve(API_KEY, strict=False).strict
+
+
+def test_successive_runs_in_one_recording_share_the_anonymous_id() -> None:
+    with recording() as recorder:
+        posthog_client.init()  # like a first CLI run
+        posthog_client.capture("file_opened")
+        posthog_client.init()  # a second run: same storage, same anonymous id
+        posthog_client.identify("user_42")
+        recorder.assert_captured("file_opened", person="user_42")
+        assert len(recorder.assert_identified("user_42").distinct_ids) == 2
