@@ -115,8 +115,8 @@ class DiskQueue:
             lock = FileLock(self._dir / f"{owner}.lock", thread_local=False)
             lock.acquire(timeout=_OWN_LOCK_TIMEOUT_S)
             own = self._own = self._streams[owner] = Stream(self._dir, owner, lock)
+        fd = os.open(own.next_path(), _WRITE_FLAGS, 0o600)
         segment = own.add_segment()
-        fd = os.open(segment.path, _WRITE_FLAGS, 0o600)
         if self._fd >= 0:
             os.close(self._fd)
         self._fd, self._active = fd, segment
@@ -147,6 +147,8 @@ class DiskQueue:
         with self._lock:
             if stream.segments[0] is self._active:
                 return False
+        if stream.peek(1, 1):  # written to after our last read, then rotated: not done yet
+            return True
         lines, size = stream.finish_head()
         if size:  # a crashed writer's torn last line: not an event
             self._counters.drop("corrupt", max(lines, 1))

@@ -104,8 +104,11 @@ class Stream:
     def unsent_bytes(self) -> int:
         return sum(s.size for s in self.segments) - self.offset
 
+    def next_path(self) -> Path:
+        return segment_path(self._dir, self.owner, self.next_seq)
+
     def add_segment(self) -> Segment:
-        segment = Segment(self.next_seq, segment_path(self._dir, self.owner, self.next_seq))
+        segment = Segment(self.next_seq, self.next_path())
         self.next_seq += 1
         self.segments.append(segment)
         return segment

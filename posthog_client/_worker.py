@@ -129,8 +129,8 @@ class Pipeline:
         timeout = self._shutdown_timeout_s if timeout_s is None else timeout_s
         if self._thread is not None:
             return self._drain(timeout, stop=True)  # the worker closes up when it ends
-        # No worker ever ran: deliver (sync mode) or just release what this process holds.
-        result = self._drain(timeout, stop=True) if self._queue.pending() else FlushResult()
+        pending = not self._threaded and self._queue.pending()  # sync mode delivers here
+        result = self._drain(timeout, stop=True) if pending else FlushResult()
         self._close_resources()
         return result
 
@@ -214,7 +214,10 @@ class Pipeline:
                 self._progress.notify_all()
             if stopping:
                 break
-        self._close_resources()
+        try:
+            self._close_resources()
+        except Exception as exc:
+            self._log_error(exc)
 
     def _cycle(self, force: bool, *, due: bool) -> None:
         """Housekeeping, then deliver if due or if ``flush_at`` events wait."""
@@ -248,7 +251,9 @@ class Pipeline:
         while True:
             now = time.monotonic()
             deadline = self._deadline
-            if (not force and now < self._paused_until) or (deadline and now >= deadline):
+            if (not force and now < self._paused_until) or (
+                deadline is not None and now >= deadline
+            ):
                 return
             batch = self._queue.next_batch(self._max_batch, MAX_BATCH_BYTES)
             if batch is None:

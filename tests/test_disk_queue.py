@@ -8,6 +8,7 @@ import logging
 import os
 import tracemalloc
 from pathlib import Path
+from typing import Any
 
 import pytest
 from delivery_support import event
@@ -94,6 +95,28 @@ def test_segments_rotate_and_are_deleted_once_read(tmp_path: Path) -> None:
     assert [name for name in os.listdir(tmp_path) if name.endswith(".seg")] == [
         max(segments)  # only the one still being written remains
     ]
+    queue.close()
+
+
+def test_lines_written_just_before_a_rotation_are_not_lost(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queue = DiskQueue(tmp_path, 10**8, Counters())
+    queue.put(event(1))
+    assert drain(queue) == [1]
+    finish_head = queue._finish_head
+
+    def writer_moves_on(stream: Any) -> bool:
+        # Between the reader's empty read and its check: an append, then a rotation.
+        monkeypatch.setattr(queue, "_finish_head", finish_head)
+        queue.put(event(2))
+        queue._segment_bytes = 1
+        queue.put(event(3))
+        return finish_head(stream)
+
+    monkeypatch.setattr(queue, "_finish_head", writer_moves_on)
+    assert drain(queue) == [2, 3]
+    assert queue.pending() == 0
     queue.close()
 
 

@@ -159,6 +159,25 @@ def test_gzip_bodies_on_the_wire(sink: LoopbackSink) -> None:
     assert first["headers"]["User-Agent"].startswith("posthog-client-python/")
 
 
+def test_proxy_and_ca_settings_come_from_the_environment_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/custom.pem")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    http = HttpBackend(API_KEY, HOST)
+    session = http._get_session()
+    assert session.proxies["https"] == "http://proxy.invalid:3128"
+    assert session.verify == "/etc/ssl/custom.pem"
+    assert not session.trust_env  # so requests does not re-read them on every batch
+    http.close()
+    monkeypatch.setenv("NO_PROXY", "ingest.example")
+    bypass = HttpBackend(API_KEY, HOST)
+    assert "https" not in bypass._get_session().proxies
+    bypass.close()
+
+
 def test_gzip_output_is_a_standard_gzip_stream() -> None:
     http = HttpBackend(API_KEY, HOST, gzip=True)
     body = http.body([event(i) for i in range(50)])

@@ -6,7 +6,8 @@ Every measurement runs in a fresh process (``--role ...``) so imports, threads a
 not leak between SDKs. The sink (tests/loopback_sink.py) is a separate process so its CPU does
 not compete with the SDK's. Prints a Markdown table.
 
-- capture(): caller-side latency of each call while the SDK also sends, median and p99.
+- capture(): caller-side latency of each call while the SDK also sends, median and p99, after
+  a one-event warm-up (one-time costs are the import and exit rows).
 - end to end: events/s from the first capture until the sink has all of them.
 - memory: peak RSS growth while ``--events`` are captured and delivered (ru_maxrss).
 - kill -9: events missing after a process captures 1,000 and kills itself (ours: a next
@@ -14,6 +15,9 @@ not compete with the SDK's. Prints a Markdown table.
 - exit: wall time of a process that captures one event and exits with the sink down, minus a
   bare ``python -c pass``.
 - import: ``-X importtime`` cumulative time of the top-level package.
+
+Children run with a bytecode cache (a temporary ``PYTHONPYCACHEPREFIX``), as an installed
+package would, even where ``PYTHONDONTWRITEBYTECODE`` is set.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ HERE = Path(__file__).resolve()
 SINK = HERE.parent.parent / "loopback_sink.py"
 SDKS = ("posthog_client", "posthog")
 API_KEY = "phc_benchmark"
+CHILD_ENV = dict(os.environ)
 
 
 # -- the SDK side (runs in a child process) ----------------------------------------------------
@@ -67,6 +72,8 @@ def sink_count(url: str) -> int:
 def role_throughput(sdk: str, url: str, storage: str, events: int) -> dict[str, Any]:
     # posthog's default queue (10k) would drop most of a burst: size it for a fair rate.
     client = make_sdk(sdk, url, storage, **({"max_queue_size": events} if sdk == "posthog" else {}))
+    capture(client, sdk, -1)  # warm-up: HTTP stack loaded, first request made
+    client.flush()
     before_count = sink_count(url)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     latencies = []
@@ -121,7 +128,9 @@ def role_exit(sdk: str, url: str, storage: str) -> None:
 def child(role: str, sdk: str, url: str, storage: str, events: int = 0) -> str:
     command = [sys.executable, str(HERE), "--role", role, "--sdk", sdk, "--url", url]
     command += ["--storage", storage, "--events", str(events)]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=300, check=False, env=CHILD_ENV
+    )
     if result.returncode not in (0, -signal.SIGKILL):
         raise RuntimeError(f"{role}/{sdk} failed:\n{result.stderr}")
     return result.stdout
@@ -131,7 +140,7 @@ def wall_time(command: list[str], runs: int = 7) -> float:
     times = []
     for _ in range(runs):
         started = time.perf_counter()
-        subprocess.run(command, capture_output=True, timeout=60, check=True)
+        subprocess.run(command, capture_output=True, timeout=60, check=True, env=CHILD_ENV)
         times.append(time.perf_counter() - started)
     return statistics.median(times)
 
@@ -145,6 +154,7 @@ def import_ms(module: str, runs: int = 7) -> float:
             text=True,
             timeout=60,
             check=True,
+            env=CHILD_ENV,
         )
         for line in result.stderr.splitlines():
             parts = [p.strip() for p in line.split("|")]
@@ -198,6 +208,10 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
+        CHILD_ENV.pop("PYTHONDONTWRITEBYTECODE", None)
+        CHILD_ENV["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
+        for sdk in SDKS:  # compile once, so no measured run pays for it
+            wall_time([sys.executable, "-c", f"import {sdk}"], runs=1)
         port_file = work / "sink-url"
         sink = subprocess.Popen([sys.executable, str(SINK), str(port_file)])
         try:
