@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
 from collections.abc import Iterable, Mapping
-from typing import Any
-from uuid import UUID
+from typing import TYPE_CHECKING, Any
 
 from ._client import Client
 from ._delivery import FlushResult
 from ._log import warn_once
+
+if TYPE_CHECKING:
+    import datetime as dt
+    from uuid import UUID
 
 __all__ = [
     "alias",

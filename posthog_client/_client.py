@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import atexit
-import datetime as dt
 import functools
 import os
 import sys
 import threading
-import time
 import weakref
 from collections.abc import Mapping
-from dataclasses import replace
 from types import TracebackType
-from typing import Any, Final
-from uuid import UUID
+from typing import TYPE_CHECKING, Any, Final
 
 from . import _identity as identity
 from ._client_identity import IdentityMethods
@@ -23,19 +19,24 @@ from ._context import RequestContext, current_context
 from ._delivery import Delivery, FlushResult
 from ._encoding import encode_event, encode_fragment
 from ._events import format_timestamp, now_timestamp, system_context
-from ._exception_event import exception_properties
-from ._exceptions import InvalidEventError
+from ._exceptions import InvalidEventError, PostHogError
 from ._guard import never_raises
 from ._log import enable_debug_logging, logger, warn_once
-from ._pipeline import build_delivery
 from ._session import SessionTracker
 from ._state import IdentityState, StateStore
 from ._uuid7 import normalize_uuid, uuid7
 from ._validation import IdChecker
 
+if TYPE_CHECKING:
+    import datetime as dt
+    from uuid import UUID
+
 __all__ = ["Client"]
 
-_CONSENT_RECHECK_S: Final = 1.0  # how soon an opt-out by another process of the app applies
+# What every event of one identity state shares: properties, their JSON, their keys, and R29.
+_Shared = tuple[dict[str, Any], str, frozenset[str], bool]
+
+_SHARED_FILES_RECHECK_MS: Final = 1000  # how late another process's identify/opt-out may apply
 MAX_EVENT_BYTES: Final = 900 * 1024  # PostHog's ~1 MB per-event limit, with room for the envelope
 _ACTIVITY_PERSIST_MS: Final = 60_000  # session activity precision across processes
 
@@ -71,16 +72,13 @@ class Client(IdentityMethods):
         self._store = StateStore(self.options.project_dir if persisted else None)
         self._ids = IdChecker(self.options.strict)
         self._opted_out = self._opt_out_env is not None
-        self._consent_checked_at = -_CONSENT_RECHECK_S  # monotonic time of the last file read
+        self._next_check_ms = 0  # when files other processes may change are read again
         self._delivery: Delivery | None = None
         self._lock = threading.Lock()
         self._pid = os.getpid()
         self._closed = False
         self._refused: dict[str, int] = {}
-        self._shared: tuple[IdentityState | None, tuple[dict[str, Any], str, frozenset[str]]] = (
-            None,
-            ({}, "", frozenset()),
-        )
+        self._shared: tuple[IdentityState | None, _Shared] = (None, ({}, "", frozenset(), False))
         self._atexit_hook = functools.partial(_shutdown_at_exit, weakref.ref(self))
         self._sessions = SessionTracker(self._store, self.options.session_idle_timeout_s)
         if hasattr(os, "register_at_fork"):
@@ -91,7 +89,6 @@ class Client(IdentityMethods):
 
     # -- events ------------------------------------------------------------------------------
 
-    @never_raises(None)
     def capture(
         self,
         event: str,
@@ -103,20 +100,29 @@ class Client(IdentityMethods):
     ) -> str | None:
         """Queue an event; returns its uuid, or None if it was not queued (the reason is logged).
 
-        The distinct id is ``distinct_id`` when given, else the persisted identity's.
+        The distinct id is ``distinct_id`` when given, else the current context's (see
+        ``new_context``), else the persisted identity's.
         """
-        if self._pid != os.getpid():
-            self._after_fork()
-        if not isinstance(event, str) or not event.strip():
-            self._refuse("invalid_event", f"event name {event!r} is empty or not a string")
-            return None
-        if distinct_id is not None:
-            explicit = self._ids.for_capture(distinct_id)
-            if explicit is None:
-                self._refuse("invalid_distinct_id", f"event {event!r} has no distinct id")
+        try:  # inline rather than @never_raises: this is the hottest path of the SDK
+            # No pid check here: the pipeline's submit() makes the one this path needs (a fork
+            # without Python's hooks), and the client's own locks are checked where they are used.
+            if not isinstance(event, str) or not event or event.isspace():
+                self._refuse("invalid_event", f"event name {event!r} is empty or not a string")
                 return None
+            explicit = None
+            if distinct_id is not None:
+                explicit = self._ids.for_capture(distinct_id)
+                if explicit is None:
+                    self._refuse("invalid_distinct_id", f"event {event!r} has no distinct id")
+                    return None
             return self._send(event, properties, timestamp, uuid, explicit)
-        return self._send(event, properties, timestamp, uuid, None)
+        except PostHogError:
+            if self.options.strict:
+                raise
+            logger.exception("posthog_client: capture failed")
+        except Exception:
+            logger.exception("posthog_client: internal error in capture")
+        return None
 
     def _send(
         self,
@@ -128,13 +134,14 @@ class Client(IdentityMethods):
         wire_id: str | None = None,
     ) -> str | None:
         """Build, encode and queue one event; ``wire_id`` overrides only its root distinct id."""
-        recheck = time.monotonic() - self._consent_checked_at >= _CONSENT_RECHECK_S
-        if (self._opted_out or recheck) and self.has_opted_out():
+        stamp, now_ms = now_timestamp()
+        if now_ms >= self._next_check_ms:
+            self._reread_shared_files(now_ms)
+        if self._opted_out:
             return None
         if self._closed:
             warn_once("capture-after-shutdown", "capture() after shutdown(): events are dropped")
             return None
-        stamp, now_ms = now_timestamp()
         if timestamp is not None:
             stamp = format_timestamp(timestamp)
         context = current_context()
@@ -157,7 +164,7 @@ class Client(IdentityMethods):
                 "oversize", f"event {event!r} is {len(line)} bytes, over {MAX_EVENT_BYTES}"
             )
             return None
-        return uuid if self._get_delivery().submit(line) else None
+        return uuid if (self._delivery or self._get_delivery()).submit(line) else None
 
     @never_raises(None)
     def capture_exception(
@@ -172,6 +179,8 @@ class Client(IdentityMethods):
         if exc is None:
             logger.warning("capture_exception() called with no exception")
             return None
+        from ._exception_event import exception_properties
+
         props = exception_properties(exc, handled=True)
         return self.capture("$exception", {**props, **(properties or {})}, distinct_id=distinct_id)
 
@@ -184,8 +193,7 @@ class Client(IdentityMethods):
         event whose own keys collide with it gets a merged dict instead (R35: caller wins).
         """
         store = self._store
-        store.refresh()
-        session_id = self._session_id(now_ms, active=True)
+        session_id = self._sessions.session_id(now_ms, active=True)
         state = store.current()
         shared = self._shared_properties(state)
         props: dict[str, Any] = {"$session_id": session_id}
@@ -198,7 +206,7 @@ class Client(IdentityMethods):
                 props, separate = {**shared[0], **props}, None
         if explicit_id is None:
             distinct_id, identified = state.distinct_id, state.identified
-            person = identity.has_person_processing(state, self.options.person_profiles)
+            person = shared[3]
             wants_person = properties and ("$set" in properties or "$set_once" in properties)
             if (
                 not state.person_processing
@@ -206,7 +214,7 @@ class Client(IdentityMethods):
                 and (person or wants_person)
             ):  # R30/R31: person processing sticks once an event asked for it
                 person = True
-                store.transact(lambda s: (replace(s, person_processing=True), None))
+                store.transact(lambda s: (s._replace(person_processing=True), None))
         else:
             distinct_id, identified = explicit_id, True
             person = self.options.person_profiles != "never"
@@ -248,11 +256,9 @@ class Client(IdentityMethods):
             raise InvalidEventError(message)
         logger.warning("event refused: %s", message)
 
-    def _shared_properties(
-        self, state: IdentityState
-    ) -> tuple[dict[str, Any], str, frozenset[str]]:
-        """SDK context < device < super properties (R35) as dict, JSON and key set; rebuilt only
-        when the state changes."""
+    def _shared_properties(self, state: IdentityState) -> _Shared:
+        """SDK context < device < super properties (R35) as dict, JSON and key set, and whether
+        events have a person profile (R29); rebuilt only when the state changes."""
         cached_state, shared = self._shared
         if cached_state is not state:
             base: dict[str, Any] = {**system_context(), "$device_id": state.device_id}
@@ -260,7 +266,8 @@ class Client(IdentityMethods):
                 base["$geoip_disable"] = True
             base.update(self.options.super_properties)
             base.update(state.super_properties)
-            shared = (base, encode_fragment(base), frozenset(base))
+            person = identity.has_person_processing(state, self.options.person_profiles)
+            shared = (base, encode_fragment(base), frozenset(base), person)
             self._shared = (state, shared)
         return shared
 
@@ -284,21 +291,26 @@ class Client(IdentityMethods):
     def _get_delivery(self) -> Delivery:
         delivery = self._delivery
         if delivery is None:
+            self._check_fork()
             with self._lock:
                 if self._delivery is None:
+                    from ._pipeline import build_delivery  # deferred: not needed to import
+
                     self._delivery = build_delivery(self.options)
                     atexit.register(self._atexit_hook)
                 delivery = self._delivery
         return delivery
 
+    def _reread_shared_files(self, now_ms: int) -> None:
+        """Pick up what other processes of the app changed: identity and consent (≤ 1 s late)."""
+        self._next_check_ms = now_ms + _SHARED_FILES_RECHECK_MS
+        self._store.refresh()
+        self.has_opted_out()
+
     def has_opted_out(self) -> bool:
         """True when nothing is sent: ``DO_NOT_TRACK``/``POSTHOG_CLIENT_DISABLED``, ``disabled``
-        or ``opt_out()``."""
-        if self._opt_out_env is not None:
-            return True
-        now = time.monotonic()
-        if now - self._consent_checked_at >= _CONSENT_RECHECK_S:  # another process may decide
-            self._consent_checked_at = now
+        or ``opt_out()`` (by this process or another one of the app)."""
+        if self._opt_out_env is None:
             self._opted_out = bool(self._store.opted_out())
         return self._opted_out
 
@@ -307,7 +319,6 @@ class Client(IdentityMethods):
         """Stop sending at once, delete the unsent queue, and remember the choice (A19)."""
         self._opted_out = True
         self._store.set_opted_out(True)
-        self._consent_checked_at = time.monotonic()
         if self._opt_out_env is None:
             purged = self._get_delivery().purge()
             logger.info("opted out; %d unsent events deleted", purged)
@@ -320,7 +331,6 @@ class Client(IdentityMethods):
             return
         self._opted_out = False
         self._store.set_opted_out(False)
-        self._consent_checked_at = time.monotonic()
 
     @never_raises(FlushResult())
     def flush(self, timeout_s: float | None = None) -> FlushResult:
@@ -334,6 +344,7 @@ class Client(IdentityMethods):
 
         Unsent events stay on disk (persisted mode) for the next process to deliver.
         """
+        self._check_fork()
         with self._lock:
             delivery, self._delivery = self._delivery, None
             self._closed = True
@@ -350,6 +361,10 @@ class Client(IdentityMethods):
         for reason, count in self._refused.items():
             counters[f"dropped_{reason}"] = counters.get(f"dropped_{reason}", 0) + count
         return counters
+
+    def _check_fork(self) -> None:
+        if self._pid != os.getpid():  # forked without Python's hooks (uwsgi, C extensions)
+            self._after_fork()
 
     def _after_fork(self) -> None:
         # The child starts with fresh locks and no claim on the parent's pipeline.

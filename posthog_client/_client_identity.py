@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
 from typing import Any
 
 from . import _identity as identity
@@ -253,7 +252,7 @@ def _paired(outcome: identity.Outcome) -> tuple[IdentityState, identity.Outcome]
 
 
 def _with_super(state: IdentityState, properties: dict[str, Any]) -> IdentityState:
-    return replace(state, super_properties=properties)
+    return state._replace(super_properties=properties)
 
 
 def _json_safe(properties: Mapping[str, Any] | None, strict: bool) -> dict[str, Any] | None:

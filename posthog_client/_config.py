@@ -1,18 +1,18 @@
-"""Client options: one frozen dataclass, resolved as explicit argument → environment → default."""
+"""Client options: one immutable record, resolved as explicit argument → environment → default."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Final, Literal, TypeAlias, get_args
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple, TypeAlias, get_args
 
 from ._exceptions import ConfigurationError
 from ._types import PersonProfiles
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from ._backend import Backend
 
 __all__ = ["DEFAULT_HOST", "Mode", "Options", "env_opt_out_reason"]
@@ -59,10 +59,7 @@ def _env_bool(name: str) -> bool | None:
     return None if value is None else value.strip().lower() not in _FALSY
 
 
-@dataclass(frozen=True)
-class Options:
-    """Every setting of a ``Client``; see ``Client`` for what each one does."""
-
+class _Fields(NamedTuple):
     api_key: str
     host: str = DEFAULT_HOST
     mode: Mode = "desktop"
@@ -85,9 +82,24 @@ class Options:
     timeout_s: float = DEFAULT_TIMEOUT_S
     shutdown_timeout_s: float = DEFAULT_SHUTDOWN_TIMEOUT_S
     session_idle_timeout_s: float = DEFAULT_SESSION_IDLE_TIMEOUT_S
-    super_properties: Mapping[str, object] = field(default_factory=dict)
+    super_properties: Mapping[str, object] = MappingProxyType({})
 
-    def __post_init__(self) -> None:
+
+class Options(_Fields):
+    """Every setting of a ``Client``, validated; see ``Client`` for what each one does.
+
+    A named tuple rather than a dataclass: ``dataclasses`` would add ~6 ms to the import time
+    of every app that uses the SDK.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Options:
+        options = super().__new__(cls, *args, **kwargs)
+        options._validate()
+        return options
+
+    def _validate(self) -> None:
         if not isinstance(self.api_key, str) or not self.api_key.strip():
             raise ConfigurationError(
                 "api_key is required: pass it to init()/Client() or set POSTHOG_API_KEY"
@@ -122,6 +134,8 @@ class Options:
         if kwargs.get("storage_dir") is None and os.environ.get("POSTHOG_CLIENT_DIR"):
             kwargs["storage_dir"] = os.environ["POSTHOG_CLIENT_DIR"]
         if kwargs.get("storage_dir") is not None:
+            from pathlib import Path  # deferred: pathlib costs several ms of import time
+
             kwargs["storage_dir"] = Path(str(kwargs["storage_dir"])).expanduser()
         if kwargs.get("mode") == "server":  # defaults of a server; explicit arguments still win
             for name, value in (("persist", False), ("disable_geoip", True)):
@@ -138,18 +152,21 @@ class Options:
                 kwargs["strict"] = True
             if kwargs.get("persist") is None and kwargs.get("storage_dir") is None:
                 kwargs["persist"] = False
-        unknown = set(kwargs) - set(cls.__dataclass_fields__)
+        unknown = set(kwargs) - set(cls._fields)
         if unknown:
             raise ConfigurationError(f"unknown option(s): {', '.join(sorted(unknown))}")
         options = {k: v for k, v in kwargs.items() if v is not None}
-        return cls(api_key=key, host=normalize_host(str(host)), **options)  # type: ignore[arg-type]
+        return cls(api_key=key, host=normalize_host(str(host)), **options)
 
     @property
     def project_dir(self) -> Path:
         """This project's folder: one per api key, named by a hash so the key never hits a path."""
+        import hashlib  # deferred, like every import only needed once the client runs
+        from pathlib import Path
+
         root = self.storage_dir
         if root is None:
-            import platformdirs  # deferred: costs ~15 ms of import time
+            import platformdirs  # costs ~15 ms of import time
 
             root = Path(platformdirs.user_data_dir("posthog_client", appauthor=False))
         digest = hashlib.sha256(self.api_key.encode()).hexdigest()[:16]

@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import inspect
 import os
 from collections.abc import Callable
 from contextvars import ContextVar, Token
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
-from ._exception_event import exception_properties
 from ._ids import illegal_id_reason
 from ._log import logger, warn_once
 
@@ -68,9 +66,9 @@ class RequestContext:
 _current: ContextVar[RequestContext | None] = ContextVar("posthog_client.context", default=None)
 
 
-def current_context() -> RequestContext | None:
-    """The innermost active context of this thread or task, or None."""
-    return _current.get()
+# The innermost active context of this thread or task, or None. The bound method itself, not a
+# wrapper: capture() asks on every event.
+current_context: Final = _current.get
 
 
 class new_context(contextlib.ContextDecorator):
@@ -129,6 +127,8 @@ class new_context(contextlib.ContextDecorator):
         )
 
     def __call__(self, func: F) -> F:
+        import inspect  # deferred: a costly import, needed only by decorators
+
         if inspect.iscoroutinefunction(func):
 
             @functools.wraps(func)
@@ -208,6 +208,8 @@ def capture_unhandled(exc: BaseException, client: Client | None) -> None:
         client = get_client()
     if client is None:
         return
+    from ._exception_event import exception_properties
+
     try:
         client.capture("$exception", exception_properties(exc, handled=False))
     except Exception as error:  # strict mode raises; the application's exception comes first

@@ -7,14 +7,12 @@ pipeline's job: ``_pipeline.build_delivery`` picks one, ``_worker.Pipeline`` imp
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 __all__ = ["Delivery", "FlushResult"]
 
 
-@dataclass(frozen=True)
-class FlushResult:
+class FlushResult(NamedTuple):
     """Outcome of ``flush``/``shutdown``: events delivered and dropped during the call, and
     events still queued when it returned."""
 

@@ -8,15 +8,9 @@ bad property; strict mode raises instead.
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
-import enum
 import json
 import math
-import uuid
 from collections.abc import Mapping
-from decimal import Decimal
-from pathlib import PurePath
 from typing import Any
 
 from ._exceptions import InvalidEventError
@@ -27,6 +21,14 @@ __all__ = ["encode_event", "encode_fragment", "to_json_value"]
 
 def _convert_known(value: Any) -> Any:
     """JSON stand-in for the non-JSON types the SDK converts silently; TypeError otherwise."""
+    # Imported here, on the rare event with such a value, to keep them off the import path.
+    import dataclasses
+    import datetime as dt
+    import enum
+    import uuid
+    from decimal import Decimal
+    from pathlib import PurePath
+
     if isinstance(value, dt.datetime | dt.date | dt.time):
         return value.isoformat()
     if isinstance(value, enum.Enum):

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
-import platform
 import sys
 import time
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from ._version import __version__
+
+if TYPE_CHECKING:
+    import datetime as dt
 
 __all__ = ["LIB_NAME", "format_timestamp", "now_timestamp", "system_context"]
 
@@ -32,6 +33,8 @@ def now_timestamp() -> tuple[str, int]:
 
 def format_timestamp(value: dt.datetime | dt.date) -> str:
     """A caller's timestamp in UTC; naive datetimes are local time, as Python treats them."""
+    import datetime as dt  # deferred: only callers passing a timestamp need it
+
     if not isinstance(value, dt.datetime):
         value = dt.datetime(value.year, value.month, value.day, tzinfo=dt.timezone.utc)
     return value.astimezone(dt.timezone.utc).isoformat(timespec="microseconds")
@@ -40,6 +43,8 @@ def format_timestamp(value: dt.datetime | dt.date) -> str:
 @functools.cache
 def system_context() -> dict[str, str]:
     """Computed once per process (W10): the library, the OS and the Python runtime."""
+    import platform  # deferred to the first event: importing it costs more than calling it
+
     context = {
         "$lib": LIB_NAME,
         "$lib_version": __version__,
@@ -51,6 +56,8 @@ def system_context() -> dict[str, str]:
 
 
 def _os_info() -> dict[str, str]:
+    import platform
+
     system = platform.system()
     if system == "Darwin":
         return {"$os": "Mac OS X", "$os_version": platform.mac_ver()[0]}

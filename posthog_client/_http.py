@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import sys
 import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -89,13 +90,16 @@ class HttpBackend:
         return self._head + b",".join(batch) + b'],"sent_at":"' + sent_at + b'"}'
 
     def send(self, batch: Sequence[bytes]) -> None:
+        if self._session is None:
+            self._check_reachable()
+        session = self._get_session()  # before body(): sent_at must not include import time
         headers = {"Content-Type": "application/json", "User-Agent": _USER_AGENT}
         body = self.body(batch)
         if self._gzip and len(body) >= GZIP_MIN_BYTES:
             body = _gzip(body)
             headers["Content-Encoding"] = "gzip"
         with map_requests_exceptions():
-            response = self._get_session().post(
+            response = session.post(
                 self.url, data=body, headers=headers, timeout=self._timeout, allow_redirects=False
             )
         status = response.status_code
@@ -108,6 +112,28 @@ class HttpBackend:
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             raise RetryableTransportError(reason, status_code=status, retry_after_s=retry_after)
         raise RejectedError(f"{reason}: {response.text[:200]}", status_code=status)
+
+    def _check_reachable(self) -> None:
+        """Before a process loads the HTTP stack (~100 ms of imports) for its first request,
+        see with a bare TCP connect whether the host answers at all, so that an offline CLI
+        exits at once with its events left on disk (P12). Skipped once ``requests`` is loaded
+        anyway, behind a proxy, and where the system may configure one outside the environment
+        (macOS, Windows)."""
+        if (
+            "requests" in sys.modules
+            or sys.platform in ("darwin", "win32")
+            or any(name.lower().endswith("_proxy") for name in os.environ)
+        ):
+            return
+        import socket
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(self.url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            socket.create_connection((parts.hostname, port), timeout=self._timeout[0]).close()
+        except OSError as exc:
+            raise RetryableTransportError(f"cannot reach {parts.hostname}:{port}: {exc}") from exc
 
     def _get_session(self) -> requests.Session:
         if self._pid != os.getpid():  # forked: the parent's pooled sockets are not ours

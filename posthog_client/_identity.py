@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from ._state import IdentityState
 from ._types import PersonProfiles
@@ -29,10 +28,9 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
     state: IdentityState
-    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    events: list[tuple[str, dict[str, Any]]] = []  # noqa: RUF012 - never mutated
     result: bool = False
     warning: str | None = None
 
@@ -68,8 +66,8 @@ def _person_set(
     if not force and digest == state.person_props_hash and session_id == state.person_props_session:
         return Outcome(state)
     props = {"$set": dict(to_set or {}), "$set_once": dict(to_set_once or {})}
-    new = replace(
-        state, person_processing=True, person_props_hash=digest, person_props_session=session_id
+    new = state._replace(
+        person_processing=True, person_props_hash=digest, person_props_session=session_id
     )
     return Outcome(new, [("$set", props)], result=True)
 
@@ -85,8 +83,7 @@ def identify(
     previous = state.distinct_id
     if not state.identified and new_id != previous:  # R7: the one merge
         keep_alias = new_id == state.alias  # R14: identifying as our own alias keeps the id
-        new = replace(
-            state,
+        new = state._replace(
             distinct_id=previous if keep_alias else new_id,
             anon_id=previous,
             identified=True,
@@ -103,16 +100,16 @@ def identify(
         }
         return Outcome(new, [("$identify", props)], result=True)
     if not state.identified:  # R9: already using this id, only the state changes
-        new = replace(state, identified=True, person_processing=True)
+        new = state._replace(identified=True, person_processing=True)
         outcome = _person_set(new, new_id, to_set, to_set_once, session_id, force=True)
-        return replace(outcome, result=True)
+        return outcome._replace(result=True)
     warning = None
     if new_id not in (previous, state.alias):  # R12 / A1: never merge two identified users
         warning = (
             f"identify({new_id!r}) while identified as {previous!r}: switched ids without"
             " merging; call reset() when a user logs out"
         )
-        state = replace(state, distinct_id=new_id, alias=None)
+        state = state._replace(distinct_id=new_id, alias=None)
     if to_set or to_set_once:  # R10
         outcome = _person_set(state, new_id, to_set, to_set_once, session_id, force=False)
         return Outcome(outcome.state, outcome.events, result=True, warning=warning)
@@ -122,13 +119,13 @@ def identify(
 def alias(state: IdentityState, alias_id: str) -> Outcome:
     """R21/A16: link ``alias_id`` to the current distinct id, whose person survives."""
     props = {"alias": alias_id, "distinct_id": state.distinct_id}
-    new = replace(state, alias=alias_id, person_processing=True)
+    new = state._replace(alias=alias_id, person_processing=True)
     return Outcome(new, [("$create_alias", props)], result=True)
 
 
 def merge_dangerously(state: IdentityState, other_id: str) -> Outcome:
     """W7/A17: merge ``other_id``'s person into the current one, even if it is identified."""
-    new = replace(state, person_processing=True)
+    new = state._replace(person_processing=True)
     return Outcome(new, [("$merge_dangerously", {"alias": other_id})], result=True)
 
 
@@ -148,7 +145,7 @@ def unset_person_properties(state: IdentityState, names: list[str]) -> Outcome:
     """R26: one $set carrying $unset; forgets the dedup hash."""
     if not names:
         return Outcome(state)
-    new = replace(state, person_processing=True, person_props_hash=None, person_props_session=None)
+    new = state._replace(person_processing=True, person_props_hash=None, person_props_session=None)
     return Outcome(new, [("$set", {"$unset": names})], result=True)
 
 
@@ -156,4 +153,4 @@ def reset(state: IdentityState, reset_device_id: bool) -> Outcome:
     """R15–R19: a new anonymous identity and session; the device id survives unless asked."""
     fresh = IdentityState.fresh()
     device_id = fresh.device_id if reset_device_id else state.device_id
-    return Outcome(replace(fresh, device_id=device_id), result=True)
+    return Outcome(fresh._replace(device_id=device_id), result=True)

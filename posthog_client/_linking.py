@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from typing import TYPE_CHECKING, Final
-from urllib.parse import parse_qs, unquote_plus, urlencode
 
 from ._context import current_context
 from ._ids import MAX_DISTINCT_ID_LENGTH, illegal_id_reason
@@ -111,6 +110,8 @@ def build_deep_link(url: str, client: Client | None = None) -> str:
         build_deep_link("myapp://welcome?utm_source=web")
         # 'myapp://welcome?utm_source=web&ph_distinct_id=0199…&ph_session_id=0199…'
     """
+    from urllib.parse import unquote_plus, urlencode  # deferred: urllib.parse is a costly import
+
     distinct_id, session_id = _current_ids(client, "build_deep_link")
     if not distinct_id:
         return url
@@ -142,6 +143,8 @@ def handle_deep_link(url: str, *, authenticated: bool, client: Client | None = N
 
         posthog_client.handle_deep_link(opened_url, authenticated=session.logged_in)
     """
+    from urllib.parse import parse_qs
+
     client = _resolve(client, "handle_deep_link")
     query = url.partition("#")[0].partition("?")[2]
     values = parse_qs(query).get(DISTINCT_ID_PARAM)

@@ -8,7 +8,6 @@ session of the previous run.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Final
 
 from ._config import SESSION_MAX_LENGTH_S
@@ -66,8 +65,8 @@ class SessionTracker:
                     s, max(s.session_last_ms, store.activity_ms()), now_ms
                 ):
                     return s, None
-                return replace(
-                    s, session_id=uuid7(), session_start_ms=now_ms, session_last_ms=now_ms
+                return s._replace(
+                    session_id=uuid7(), session_start_ms=now_ms, session_last_ms=now_ms
                 ), None
 
             store.transact(renew)

@@ -15,26 +15,25 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field, fields
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeVar
 
 from ._log import logger, warn_once
 from ._uuid7 import uuid7
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from filelock import BaseFileLock
 
 __all__ = ["IdentityState", "StateStore"]
 
 T = TypeVar("T")
 _LOCK_TIMEOUT_S: Final = 5.0
-_REFRESH_INTERVAL_S: Final = 1.0  # how stale another process's identify may look to us
 _FILE_MODE: Final = 0o600
 
 
-@dataclass(frozen=True)
-class IdentityState:
+class IdentityState(NamedTuple):
     """Everything identity-related that survives the process (identity-spec glossary)."""
 
     distinct_id: str
@@ -43,7 +42,7 @@ class IdentityState:
     identified: bool = False
     person_processing: bool = False  # posthog-js "$epp": sticky once a person profile exists
     alias: str | None = None
-    super_properties: Mapping[str, Any] = field(default_factory=dict)
+    super_properties: Mapping[str, Any] = MappingProxyType({})
     session_id: str | None = None
     session_start_ms: int = 0
     session_last_ms: int = 0
@@ -63,8 +62,7 @@ class IdentityState:
         """Parse a stored state; ValueError if it is not one."""
         if not isinstance(data, dict):
             raise ValueError("not a JSON object")
-        known = {f.name: f for f in fields(cls)}
-        values = {k: v for k, v in data.items() if k in known}
+        values = {k: v for k, v in data.items() if k in cls._fields}
         for name in ("distinct_id", "anon_id", "device_id"):
             if not isinstance(values.get(name), str) or not values[name]:
                 raise ValueError(f"{name} is missing")
@@ -75,7 +73,7 @@ class IdentityState:
         return cls(**values)
 
     def to_json(self) -> dict[str, Any]:
-        return {"version": 1, **asdict(self), "super_properties": dict(self.super_properties)}
+        return {"version": 1, **self._asdict(), "super_properties": dict(self.super_properties)}
 
 
 class StateStore:
@@ -91,7 +89,8 @@ class StateStore:
         self._file_lock: BaseFileLock | None = None
         self._state: IdentityState | None = None
         self._stamp: tuple[int, int, int] | None = None
-        self._next_refresh = 0.0
+        self._consent: bool | None = None  # the choice itself when nothing is persisted
+        self._pid = os.getpid()
 
     @property
     def persistent(self) -> bool:
@@ -113,11 +112,9 @@ class StateStore:
             return self.transact(lambda s: (s, s))
 
     def refresh(self) -> None:
-        """Pick up another process's changes (at most one ``stat`` per second)."""
-        now = time.monotonic()
-        if self._dir is None or now < self._next_refresh:
+        """Pick up another process's changes (one ``stat`` when nothing changed)."""
+        if self._dir is None:
             return
-        self._next_refresh = now + _REFRESH_INTERVAL_S
         try:
             stamp = _stamp_of(self._dir / "state.json")
         except OSError:
@@ -130,6 +127,8 @@ class StateStore:
 
     def transact(self, change: Callable[[IdentityState], tuple[IdentityState, T]]) -> T:
         """Apply ``change`` to the freshest state under the locks, persist it, return its result."""
+        if self._pid != os.getpid():  # forked without Python's hooks: the lock may be held
+            self.after_fork()
         with self._lock:
             if self._dir is not None:
                 try:
@@ -210,7 +209,7 @@ class StateStore:
     def opted_out(self) -> bool | None:
         """The persisted consent choice, or None if none was made (or nothing is persisted)."""
         if self._dir is None:
-            return None
+            return self._consent
         try:
             value = json.loads((self._dir / "consent.json").read_bytes()).get("opted_out")
         except (OSError, ValueError, AttributeError):
@@ -218,6 +217,7 @@ class StateStore:
         return value if isinstance(value, bool) else None
 
     def set_opted_out(self, opted_out: bool) -> None:
+        self._consent = opted_out
         if self._dir is None:
             return
         try:
@@ -256,6 +256,7 @@ class StateStore:
 
     def after_fork(self) -> None:
         """In a forked child: fresh locks; the parent's file lock object must not be touched."""
+        self._pid = os.getpid()
         self._lock = threading.RLock()
         self._file_lock = None
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 import threading
 import time
-import uuid
 
 __all__ = ["normalize_uuid", "uuid7", "uuid7_time_ms"]
 
@@ -40,6 +39,8 @@ def uuid7() -> str:
 
 def uuid7_time_ms(value: str) -> int | None:
     """The Unix time in milliseconds embedded in a UUIDv7 string, or None if it is not one."""
+    import uuid  # deferred: only parsing needs the module
+
     try:
         parsed = uuid.UUID(value)
     except (ValueError, TypeError, AttributeError):
@@ -51,6 +52,8 @@ def uuid7_time_ms(value: str) -> int | None:
 
 def normalize_uuid(value: object) -> str | None:
     """A caller-supplied uuid in canonical lowercase form, or None if it does not parse (V7)."""
+    import uuid
+
     if isinstance(value, uuid.UUID):
         return str(value)
     if not isinstance(value, str):

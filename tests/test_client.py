@@ -251,7 +251,7 @@ def test_opt_out_by_another_process_applies_within_a_second(
     running.capture("before")
     running.flush()
     make_client().opt_out()
-    running._consent_checked_at -= 1.0  # the recheck interval has passed
+    running._next_check_ms = 0  # the recheck interval has passed
     assert running.capture("after") is None
     assert [e["event"] for e in sent(running)] == ["before"]
 

@@ -208,3 +208,41 @@ def test_importing_the_package_loads_no_http_or_retry_library() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=30
     )
     assert result.stdout.strip() == "[]"
+
+
+_PROBE = """
+import sys
+from posthog_client._exceptions import RetryableTransportError
+from posthog_client._http import HttpBackend
+backend = HttpBackend("phc_x", sys.argv[1])
+try:
+    backend.send([b'{"event":"x"}'])
+except RetryableTransportError as exc:
+    print("retryable", "requests" in sys.modules, exc)
+"""
+
+
+def _closed_port_url() -> str:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{probe.getsockname()[1]}"
+
+
+@pytest.mark.skipif(sys.platform in ("darwin", "win32"), reason="probe off: system proxies")
+def test_an_unreachable_host_fails_fast_without_loading_requests() -> None:
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": ":".join(sys.path)}
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, _closed_port_url()],
+        capture_output=True, text=True, timeout=30, check=True, env=env,
+    )  # fmt: skip
+    assert done.stdout.startswith("retryable False cannot reach 127.0.0.1"), done.stdout
+
+
+def test_the_reachability_probe_is_skipped_behind_a_proxy() -> None:
+    url = _closed_port_url()
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": ":".join(sys.path), "HTTPS_PROXY": url}
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, url],
+        capture_output=True, text=True, timeout=30, check=True, env=env,
+    )  # fmt: skip
+    assert done.stdout.startswith("retryable True ConnectionError"), done.stdout
