@@ -12,18 +12,18 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
 
-from . import _identity as identity
 from ._client_identity import IdentityMethods
 from ._config import Options, env_opt_out_reason
-from ._context import RequestContext, current_context
+from ._context import current_context
 from ._delivery import Delivery, FlushResult
-from ._encoding import encode_event, encode_fragment
-from ._events import format_timestamp, now_timestamp, system_context
+from ._encoding import encode_event
+from ._event_properties import EventProperties
+from ._events import format_timestamp, now_timestamp
 from ._exceptions import InvalidEventError, PostHogError
 from ._guard import never_raises
 from ._log import enable_debug_logging, logger, warn_once
 from ._session import SessionTracker
-from ._state import IdentityState, StateStore
+from ._state import StateStore
 from ._uuid7 import normalize_uuid, uuid7
 from ._validation import IdChecker
 
@@ -33,12 +33,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Client"]
 
-# What every event of one identity state shares: properties, their JSON, their keys, and R29.
-_Shared = tuple[dict[str, Any], str, frozenset[str], bool]
-
 _SHARED_FILES_RECHECK_MS: Final = 1000  # how late another process's identify/opt-out may apply
 MAX_EVENT_BYTES: Final = 900 * 1024  # PostHog's ~1 MB per-event limit, with room for the envelope
-_ACTIVITY_PERSIST_MS: Final = 60_000  # session activity precision across processes
 
 
 class Client(IdentityMethods):
@@ -52,9 +48,9 @@ class Client(IdentityMethods):
     ``person_profiles`` (``"identified_only"``, ``"always"``, ``"never"``), ``disabled``,
     ``debug``, ``sync_mode``, ``gzip``, ``disable_geoip``, ``flush_at``, ``flush_interval_s``,
     ``max_batch_size``, ``max_queue_size``, ``max_disk_bytes``, ``max_retries``, ``timeout_s``,
-    ``shutdown_timeout_s``,
-    ``session_idle_timeout_s``, ``super_properties``. ``POSTHOG_CLIENT_STRICT`` sets ``strict``;
-    ``POSTHOG_CLIENT_BACKEND=memory`` records events in memory (see ``posthog_client.testing``).
+    ``shutdown_timeout_s``, ``session_idle_timeout_s``, ``super_properties``.
+    ``POSTHOG_CLIENT_STRICT`` sets ``strict``; ``POSTHOG_CLIENT_BACKEND=memory`` records events
+    in memory (see ``posthog_client.testing``).
 
     Example::
 
@@ -78,9 +74,9 @@ class Client(IdentityMethods):
         self._pid = os.getpid()
         self._closed = False
         self._refused: dict[str, int] = {}
-        self._shared: tuple[IdentityState | None, _Shared] = (None, ({}, "", frozenset(), False))
         self._atexit_hook = functools.partial(_shutdown_at_exit, weakref.ref(self))
         self._sessions = SessionTracker(self._store, self.options.session_idle_timeout_s)
+        self._properties = EventProperties(self.options, self._store, self._sessions)
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(after_in_child=functools.partial(_after_fork, weakref.ref(self)))
         attach = getattr(self.options.backend, "attach", None)
@@ -147,9 +143,11 @@ class Client(IdentityMethods):
         context = current_context()
         shared: tuple[Mapping[str, Any], str] | None = None
         if context is None:
-            distinct_id, props, shared = self._device_properties(properties, explicit_id, now_ms)
+            distinct_id, props, shared = self._properties.for_device(
+                properties, explicit_id, now_ms
+            )
         else:
-            distinct_id, props = self._context_properties(context, properties, explicit_id)
+            distinct_id, props = self._properties.for_context(context, properties, explicit_id)
         uuid = (normalize_uuid(event_uuid) if event_uuid is not None else None) or uuid7()
         message = {
             "event": event,
@@ -184,92 +182,12 @@ class Client(IdentityMethods):
         props = exception_properties(exc, handled=True)
         return self.capture("$exception", {**props, **(properties or {})}, distinct_id=distinct_id)
 
-    def _device_properties(
-        self, properties: Mapping[str, Any] | None, explicit_id: str | None, now_ms: int
-    ) -> tuple[str, dict[str, Any], tuple[Mapping[str, Any], str] | None]:
-        """Distinct id, own properties and shared properties (dict, JSON) of a device event.
-
-        The shared part (SDK context, device, super properties) is encoded once per state; an
-        event whose own keys collide with it gets a merged dict instead (R35: caller wins).
-        """
-        store = self._store
-        session_id = self._sessions.session_id(now_ms, active=True)
-        state = store.current()
-        shared = self._shared_properties(state)
-        props: dict[str, Any] = {"$session_id": session_id}
-        separate: tuple[Mapping[str, Any], str] | None = (shared[0], shared[1])
-        if properties:
-            props.update(properties)
-            if not props["$session_id"]:  # SE1: only a non-empty caller session id wins
-                props["$session_id"] = session_id
-            if not shared[2].isdisjoint(properties):
-                props, separate = {**shared[0], **props}, None
-        if explicit_id is None:
-            distinct_id, identified = state.distinct_id, state.identified
-            person = shared[3]
-            wants_person = properties and ("$set" in properties or "$set_once" in properties)
-            if (
-                not state.person_processing
-                and self.options.person_profiles != "never"
-                and (person or wants_person)
-            ):  # R30/R31: person processing sticks once an event asked for it
-                person = True
-                store.transact(lambda s: (s._replace(person_processing=True), None))
-        else:
-            distinct_id, identified = explicit_id, True
-            person = self.options.person_profiles != "never"
-        props["$is_identified"] = identified
-        props["$process_person_profile"] = person
-        return distinct_id, props, separate
-
-    def _context_properties(
-        self,
-        context: RequestContext,
-        properties: Mapping[str, Any] | None,
-        explicit_id: str | None,
-    ) -> tuple[str, dict[str, Any]]:
-        """Distinct id and properties of a backend event: the context's ids, never the device's
-        (R38, R39)."""
-        props = {**system_context(), **self.options.super_properties}
-        if self.options.disable_geoip:  # W12: else the server's address would locate the user
-            props["$geoip_disable"] = True
-        props.update(self._store.current().super_properties)
-        if context.session_id:
-            props["$session_id"] = context.session_id
-        tags = context.tags  # one snapshot: another thread may tag the shared context meanwhile
-        if tags:
-            props.update(tags)
-            props["$context_tags"] = sorted(tags)
-        if properties:
-            props.update(properties)
-        distinct_id = explicit_id or context.distinct_id
-        person = distinct_id is not None and self.options.person_profiles != "never"
-        props["$is_server"] = True  # after caller properties: it cannot be overridden (W11)
-        props["$is_identified"] = distinct_id is not None
-        props["$process_person_profile"] = person
-        return distinct_id or uuid7(), props  # no id: personless, like PostHog's server SDKs
-
     def _refuse(self, reason: str, message: str) -> None:
         """Count and log an event that will not be sent (strict mode raises instead)."""
         self._refused[reason] = self._refused.get(reason, 0) + 1
         if self.options.strict:
             raise InvalidEventError(message)
         logger.warning("event refused: %s", message)
-
-    def _shared_properties(self, state: IdentityState) -> _Shared:
-        """SDK context < device < super properties (R35) as dict, JSON and key set, and whether
-        events have a person profile (R29); rebuilt only when the state changes."""
-        cached_state, shared = self._shared
-        if cached_state is not state:
-            base: dict[str, Any] = {**system_context(), "$device_id": state.device_id}
-            if self.options.disable_geoip:
-                base["$geoip_disable"] = True
-            base.update(self.options.super_properties)
-            base.update(state.super_properties)
-            person = identity.has_person_processing(state, self.options.person_profiles)
-            shared = (base, encode_fragment(base), frozenset(base), person)
-            self._shared = (state, shared)
-        return shared
 
     def _session_id(self, now_ms: int, *, active: bool) -> str:
         return self._sessions.session_id(now_ms, active=active)

@@ -1,0 +1,111 @@
+"""What an event carries and under which distinct id: device events (desktop and CLI apps) and
+context events (backend requests); identity-spec R29–R31, R35, R38, R39, W10–W12."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from . import _identity as identity
+from ._config import Options
+from ._context import RequestContext
+from ._encoding import encode_fragment
+from ._events import system_context
+from ._session import SessionTracker
+from ._state import IdentityState, StateStore
+from ._uuid7 import uuid7
+
+__all__ = ["EventProperties"]
+
+# What every event of one identity state shares: properties, their JSON, their keys, and R29.
+_Shared = tuple[dict[str, Any], str, frozenset[str], bool]
+
+
+class EventProperties:
+    """Builds the properties of events; caches what one identity state's events share."""
+
+    def __init__(self, options: Options, store: StateStore, sessions: SessionTracker) -> None:
+        self._options = options
+        self._store = store
+        self._sessions = sessions
+        self._shared: tuple[IdentityState | None, _Shared] = (None, ({}, "", frozenset(), False))
+
+    def for_device(
+        self, properties: Mapping[str, Any] | None, explicit_id: str | None, now_ms: int
+    ) -> tuple[str, dict[str, Any], tuple[Mapping[str, Any], str] | None]:
+        """Distinct id, own properties and shared properties (dict, JSON) of a device event.
+
+        The shared part (SDK context, device, super properties) is encoded once per state; an
+        event whose own keys collide with it gets a merged dict instead (R35: caller wins).
+        """
+        store = self._store
+        session_id = self._sessions.session_id(now_ms, active=True)
+        state = store.current()
+        shared = self._shared_properties(state)
+        props: dict[str, Any] = {"$session_id": session_id}
+        separate: tuple[Mapping[str, Any], str] | None = (shared[0], shared[1])
+        if properties:
+            props.update(properties)
+            if not props["$session_id"]:  # SE1: only a non-empty caller session id wins
+                props["$session_id"] = session_id
+            if not shared[2].isdisjoint(properties):
+                props, separate = {**shared[0], **props}, None
+        if explicit_id is None:
+            distinct_id, identified = state.distinct_id, state.identified
+            person = shared[3]
+            wants_person = properties and ("$set" in properties or "$set_once" in properties)
+            if (
+                not state.person_processing
+                and self._options.person_profiles != "never"
+                and (person or wants_person)
+            ):  # R30/R31: person processing sticks once an event asked for it
+                person = True
+                store.transact(lambda s: (s._replace(person_processing=True), None))
+        else:
+            distinct_id, identified = explicit_id, True
+            person = self._options.person_profiles != "never"
+        props["$is_identified"] = identified
+        props["$process_person_profile"] = person
+        return distinct_id, props, separate
+
+    def for_context(
+        self,
+        context: RequestContext,
+        properties: Mapping[str, Any] | None,
+        explicit_id: str | None,
+    ) -> tuple[str, dict[str, Any]]:
+        """Distinct id and properties of a backend event: the context's ids, never the device's
+        (R38, R39)."""
+        props = {**system_context(), **self._options.super_properties}
+        if self._options.disable_geoip:  # W12: else the server's address would locate the user
+            props["$geoip_disable"] = True
+        props.update(self._store.current().super_properties)
+        if context.session_id:
+            props["$session_id"] = context.session_id
+        tags = context.tags  # one snapshot: another thread may tag the shared context meanwhile
+        if tags:
+            props.update(tags)
+            props["$context_tags"] = sorted(tags)
+        if properties:
+            props.update(properties)
+        distinct_id = explicit_id or context.distinct_id
+        person = distinct_id is not None and self._options.person_profiles != "never"
+        props["$is_server"] = True  # after caller properties: it cannot be overridden (W11)
+        props["$is_identified"] = distinct_id is not None
+        props["$process_person_profile"] = person
+        return distinct_id or uuid7(), props  # no id: personless, like PostHog's server SDKs
+
+    def _shared_properties(self, state: IdentityState) -> _Shared:
+        """SDK context < device < super properties (R35) as dict, JSON and key set, and whether
+        events have a person profile (R29); rebuilt only when the state changes."""
+        cached_state, shared = self._shared
+        if cached_state is not state:
+            base: dict[str, Any] = {**system_context(), "$device_id": state.device_id}
+            if self._options.disable_geoip:
+                base["$geoip_disable"] = True
+            base.update(self._options.super_properties)
+            base.update(state.super_properties)
+            person = identity.has_person_processing(state, self._options.person_profiles)
+            shared = (base, encode_fragment(base), frozenset(base), person)
+            self._shared = (state, shared)
+        return shared
