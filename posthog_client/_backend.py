@@ -11,12 +11,11 @@ to flush its clients before answering).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import Protocol
 
 __all__ = ["Backend"]
 
 
-@runtime_checkable
 class Backend(Protocol):
     """Where batches of events are delivered (PostHog over HTTP, an in-memory recorder, …)."""
 

@@ -22,6 +22,7 @@ from ._events import format_timestamp, now_timestamp
 from ._exceptions import InvalidEventError, PostHogError
 from ._guard import never_raises
 from ._log import enable_debug_logging, logger, warn_once
+from ._queue import MAX_EVENT_BYTES
 from ._session import SessionTracker
 from ._state import StateStore
 from ._uuid7 import normalize_uuid, uuid7
@@ -34,7 +35,6 @@ if TYPE_CHECKING:
 __all__ = ["Client"]
 
 _SHARED_FILES_RECHECK_MS: Final = 1000  # how late another process's identify/opt-out may apply
-MAX_EVENT_BYTES: Final = 900 * 1024  # PostHog's ~1 MB per-event limit, with room for the envelope
 
 
 class Client(IdentityMethods):

@@ -4,7 +4,7 @@ context events (backend requests); identity-spec R29â€“R31, R35, R38, R39, W10â€
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import _identity as identity
 from ._config import Options
@@ -17,8 +17,14 @@ from ._uuid7 import uuid7
 
 __all__ = ["EventProperties"]
 
-# What every event of one identity state shares: properties, their JSON, their keys, and R29.
-_Shared = tuple[dict[str, Any], str, frozenset[str], bool]
+
+class _Shared(NamedTuple):
+    """What every event of one identity state shares, computed once per state."""
+
+    device: tuple[dict[str, Any], str]  # SDK context < device id < super properties, and JSON
+    device_keys: frozenset[str]
+    person: bool  # R29 for the state's own distinct id
+    server: dict[str, Any]  # SDK context < super properties: a backend event has no device
 
 
 class EventProperties:
@@ -28,7 +34,10 @@ class EventProperties:
         self._options = options
         self._store = store
         self._sessions = sessions
-        self._shared: tuple[IdentityState | None, _Shared] = (None, ({}, "", frozenset(), False))
+        self._shared: tuple[IdentityState | None, _Shared] = (
+            None,
+            _Shared(({}, ""), frozenset(), False, {}),
+        )
 
     def for_device(
         self, properties: Mapping[str, Any] | None, explicit_id: str | None, now_ms: int
@@ -43,21 +52,20 @@ class EventProperties:
         state = store.current()
         shared = self._shared_properties(state)
         props: dict[str, Any] = {"$session_id": session_id}
-        separate: tuple[Mapping[str, Any], str] | None = (shared[0], shared[1])
+        separate: tuple[Mapping[str, Any], str] | None = shared.device
         if properties:
             props.update(properties)
             if not props["$session_id"]:  # SE1: only a non-empty caller session id wins
                 props["$session_id"] = session_id
-            if not shared[2].isdisjoint(properties):
-                props, separate = {**shared[0], **props}, None
+            if not shared.device_keys.isdisjoint(properties):
+                props, separate = {**shared.device[0], **props}, None
         if explicit_id is None:
             distinct_id, identified = state.distinct_id, state.identified
-            person = shared[3]
-            wants_person = properties and ("$set" in properties or "$set_once" in properties)
+            person = shared.person
             if (
                 not state.person_processing
                 and self._options.person_profiles != "never"
-                and (person or wants_person)
+                and (person or (properties and ("$set" in properties or "$set_once" in properties)))
             ):  # R30/R31: person processing sticks once an event asked for it
                 person = True
                 store.transact(lambda s: (s._replace(person_processing=True), None))
@@ -76,10 +84,7 @@ class EventProperties:
     ) -> tuple[str, dict[str, Any]]:
         """Distinct id and properties of a backend event: the context's ids, never the device's
         (R38, R39)."""
-        props = {**system_context(), **self._options.super_properties}
-        if self._options.disable_geoip:  # W12: else the server's address would locate the user
-            props["$geoip_disable"] = True
-        props.update(self._store.current().super_properties)
+        props = dict(self._shared_properties(self._store.current()).server)
         if context.session_id:
             props["$session_id"] = context.session_id
         tags = context.tags  # one snapshot: another thread may tag the shared context meanwhile
@@ -96,16 +101,18 @@ class EventProperties:
         return distinct_id or uuid7(), props  # no id: personless, like PostHog's server SDKs
 
     def _shared_properties(self, state: IdentityState) -> _Shared:
-        """SDK context < device < super properties (R35) as dict, JSON and key set, and whether
-        events have a person profile (R29); rebuilt only when the state changes."""
         cached_state, shared = self._shared
         if cached_state is not state:
-            base: dict[str, Any] = {**system_context(), "$device_id": state.device_id}
-            if self._options.disable_geoip:
-                base["$geoip_disable"] = True
-            base.update(self._options.super_properties)
-            base.update(state.super_properties)
-            person = identity.has_person_processing(state, self._options.person_profiles)
-            shared = (base, encode_fragment(base), frozenset(base), person)
+            sdk: dict[str, Any] = dict(system_context())
+            if self._options.disable_geoip:  # W12: else the server's address locates users
+                sdk["$geoip_disable"] = True
+            supers = {**self._options.super_properties, **state.super_properties}
+            device = {**sdk, "$device_id": state.device_id, **supers}
+            shared = _Shared(
+                device=(device, encode_fragment(device)),
+                device_keys=frozenset(device),
+                person=identity.has_person_processing(state, self._options.person_profiles),
+                server={**sdk, **supers},
+            )
             self._shared = (state, shared)
         return shared

@@ -92,10 +92,6 @@ class StateStore:
         self._consent: bool | None = None  # the choice itself when nothing is persisted
         self._pid = os.getpid()
 
-    @property
-    def persistent(self) -> bool:
-        return self._dir is not None
-
     def current(self) -> IdentityState:
         """The cached state, loading (or creating) it on first use."""
         state = self._state
