@@ -21,14 +21,14 @@ from ._exceptions import PayloadTooLargeError, RejectedError, RetryableTransport
 if TYPE_CHECKING:
     from tenacity import RetryCallState
 
-__all__ = ["Outcome", "RetryPolicy"]
+__all__ = ["BatchOutcome", "RetryPolicy"]
 
 MAX_BACKOFF_S: Final = 30.0
 
 Send = Callable[[Sequence[bytes]], None]
 
 
-class Outcome:
+class BatchOutcome:
     """What became of a batch: its first ``done`` events are finished (sent or dropped)."""
 
     def __init__(self) -> None:
@@ -70,12 +70,12 @@ class RetryPolicy:
     def reset_after_fork(self) -> None:
         self._interrupt = threading.Event()
 
-    def deliver(self, send: Send, events: Sequence[bytes]) -> Outcome:
-        outcome = Outcome()
+    def deliver(self, send: Send, events: Sequence[bytes]) -> BatchOutcome:
+        outcome = BatchOutcome()
         self._deliver(send, events, outcome)
         return outcome
 
-    def _deliver(self, send: Send, events: Sequence[bytes], outcome: Outcome) -> bool:
+    def _deliver(self, send: Send, events: Sequence[bytes], outcome: BatchOutcome) -> bool:
         try:
             self._send_with_retries(send, events, outcome)
         except PayloadTooLargeError as exc:
@@ -95,7 +95,9 @@ class RetryPolicy:
             outcome.done += len(events)
         return True
 
-    def _send_with_retries(self, send: Send, events: Sequence[bytes], outcome: Outcome) -> None:
+    def _send_with_retries(
+        self, send: Send, events: Sequence[bytes], outcome: BatchOutcome
+    ) -> None:
         try:
             send(events)  # most batches go through at once: no retry machinery to set up
             return

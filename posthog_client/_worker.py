@@ -25,7 +25,7 @@ from ._config import Options
 from ._delivery import FlushResult
 from ._log import logger, warn_once
 from ._queue import MAX_BATCH_BYTES, MAX_EVENT_BYTES, Counters, EventQueue
-from ._retry import Outcome, RetryPolicy
+from ._retry import BatchOutcome, RetryPolicy
 
 __all__ = ["Pipeline"]
 
@@ -270,7 +270,7 @@ class Pipeline:
         # run, and exit stays fast with the network down.
         return 0.0 if self._stopping else self._deadline
 
-    def _record(self, outcome: Outcome) -> None:
+    def _record(self, outcome: BatchOutcome) -> None:
         self._counters.add("sent", outcome.sent)
         self._counters.add("retried", outcome.retries)
         for reason, count in outcome.dropped.items():
