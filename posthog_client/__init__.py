@@ -36,10 +36,10 @@ from ._api import (
     unregister,
     unset_person_properties,
 )
-from ._backend import Backend
 from ._client import Client
-from ._context import identify_context, new_context, set_context_session, tag
-from ._delivery import FlushResult
+from ._context import new_context
+from ._delivery.backend import Backend
+from ._delivery.contract import FlushResult
 from ._exceptions import (
     ConfigurationError,
     IntegrationUnavailable,
@@ -51,6 +51,7 @@ from ._exceptions import (
     RetryableTransportError,
     TransportError,
 )
+from ._identity.context import identify_context, set_context_session, tag
 from ._linking import build_deep_link, handle_deep_link, tracing_headers
 from ._version import __version__
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, ParamSpec
 
+from . import _default
 from ._client import Client
-from ._delivery import FlushResult
+from ._delivery.contract import FlushResult
 from ._log import warn_once
 
 if TYPE_CHECKING:
@@ -39,19 +39,30 @@ __all__ = [
     "unset_person_properties",
 ]
 
-_client: Client | None = None
-_lock = threading.Lock()
+P = ParamSpec("P")
 
 
-def init(api_key: str | None = None, **options: Any) -> Client:
+def _with_signature_of(
+    constructor: Callable[P, Client],
+) -> Callable[[Callable[..., Client]], Callable[P, Client]]:
+    """Give ``init`` the parameters of ``Client`` for type checkers and editors, so the options
+    are declared once, on ``Client.__init__``."""
+
+    def decorate(function: Callable[..., Client]) -> Callable[P, Client]:
+        return function
+
+    return decorate
+
+
+@_with_signature_of(Client)
+def init(*args: Any, **kwargs: Any) -> Client:
     """Create the process-wide client (see ``Client`` for the options) and return it.
 
     Calling ``init`` again replaces the client; the previous one is shut down.
     """
-    global _client
-    client = Client(api_key, **options)
-    with _lock:
-        previous, _client = _client, client
+    client = Client(*args, **kwargs)
+    with _default.lock:
+        previous, _default.client = _default.client, client
     if previous is not None:
         previous.shutdown()
     return client
@@ -59,11 +70,11 @@ def init(api_key: str | None = None, **options: Any) -> Client:
 
 def get_client() -> Client | None:
     """The client ``init`` created, or None before ``init``."""
-    return _client
+    return _default.client
 
 
 def _current(function: str) -> Client | None:
-    client = _client
+    client = _default.client
     if client is None:
         warn_once("not-initialized", "posthog_client.%s() called before init(); ignored", function)
     return client

@@ -12,25 +12,41 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
 
-from ._client_identity import IdentityMethods
-from ._config import Options, env_opt_out_reason
-from ._context import current_context
-from ._delivery import Delivery, FlushResult
-from ._encoding import encode_event
-from ._event_properties import EventProperties
-from ._events import format_timestamp, now_timestamp
+from ._config import (
+    DEFAULT_FLUSH_AT,
+    DEFAULT_FLUSH_INTERVAL_S,
+    DEFAULT_MAX_BATCH_SIZE,
+    DEFAULT_MAX_DISK_BYTES,
+    DEFAULT_MAX_QUEUE_SIZE,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_SESSION_IDLE_TIMEOUT_S,
+    DEFAULT_SHUTDOWN_TIMEOUT_S,
+    DEFAULT_TIMEOUT_S,
+    Mode,
+    Options,
+    env_opt_out_reason,
+)
+from ._delivery.contract import Delivery, FlushResult
+from ._delivery.queue import MAX_EVENT_BYTES
+from ._events.encoding import encode_event
+from ._events.timestamps import format_timestamp, now_timestamp
+from ._events.uuid7 import normalize_uuid, uuid7
 from ._exceptions import InvalidEventError, PostHogError
 from ._guard import never_raises
+from ._identity.context import current_context
+from ._identity.methods import IdentityMethods
+from ._identity.properties import EventProperties
+from ._identity.session import SessionTracker
+from ._identity.state import StateStore
+from ._identity.validation import IdChecker
 from ._log import enable_debug_logging, logger, warn_once
-from ._queue import MAX_EVENT_BYTES
-from ._session import SessionTracker
-from ._state import StateStore
-from ._uuid7 import normalize_uuid, uuid7
-from ._validation import IdChecker
 
 if TYPE_CHECKING:
     import datetime as dt
     from uuid import UUID
+
+    from ._delivery.backend import Backend
+    from ._types import PersonProfiles
 
 __all__ = ["Client"]
 
@@ -40,17 +56,32 @@ _SHARED_FILES_RECHECK_MS: Final = 1000  # how late another process's identify/op
 class Client(IdentityMethods):
     """A PostHog client with a persisted, client-side identity.
 
-    Options (keyword arguments; each falls back to its ``POSTHOG_*`` variable where one exists):
-    ``mode`` (``"desktop"``, the default, or ``"server"``: ``persist=False, disable_geoip=True``),
-    ``host`` (``POSTHOG_HOST``), ``backend`` (an object with ``send``/``close``, instead of HTTP),
-    ``persist`` (keep identity and queue on disk, default True), ``storage_dir``
-    (``POSTHOG_CLIENT_DIR``), ``strict`` (raise on bad input instead of logging),
-    ``person_profiles`` (``"identified_only"``, ``"always"``, ``"never"``), ``disabled``,
-    ``debug``, ``sync_mode``, ``gzip``, ``disable_geoip``, ``flush_at``, ``flush_interval_s``,
-    ``max_batch_size``, ``max_queue_size``, ``max_disk_bytes``, ``max_retries``, ``timeout_s``,
-    ``shutdown_timeout_s``, ``session_idle_timeout_s``, ``super_properties``.
-    ``POSTHOG_CLIENT_STRICT`` sets ``strict``; ``POSTHOG_CLIENT_BACKEND=memory`` records events
-    in memory (see ``posthog_client.testing``).
+    Every option is keyword-only. Those whose default is ``None`` fall back to an environment
+    variable, else to the default listed:
+
+    - ``host``: PostHog Cloud US/EU, a self-hosted instance or the local server
+      (``POSTHOG_HOST``, else ``https://us.i.posthog.com``).
+    - ``mode``: ``"desktop"`` (a persisted identity of the install) or ``"server"`` (request
+      contexts; implies ``persist=False, disable_geoip=True`` unless given).
+    - ``backend``: an object with ``send(batch)``/``close()`` instead of HTTP
+      (``POSTHOG_CLIENT_BACKEND=memory`` records in memory, see ``posthog_client.testing``).
+    - ``persist``: identity and queue on disk (default True; False in server mode).
+    - ``storage_dir``: where they live (``POSTHOG_CLIENT_DIR``, else the user data dir).
+    - ``strict``: raise on bad input instead of logging (``POSTHOG_CLIENT_STRICT``, else False).
+    - ``person_profiles``: ``"identified_only"``, ``"always"`` or ``"never"``.
+    - ``disabled``: send nothing, write nothing. ``debug``: log to stderr
+      (``POSTHOG_CLIENT_DEBUG``). ``sync_mode``: deliver before ``capture()`` returns.
+    - ``gzip``: compress requests. ``disable_geoip``: ask PostHog not to geolocate
+      (default False; True in server mode).
+    - ``flush_at``, ``flush_interval_s``: send when this many events wait / this often.
+    - ``max_batch_size``, ``max_queue_size``, ``max_disk_bytes``: bounds of a request, of the
+      memory queue and of the disk queue.
+    - ``max_retries``, ``timeout_s``: HTTP attempts after the first, socket timeout.
+    - ``shutdown_timeout_s``: the most exit spends delivering.
+    - ``session_idle_timeout_s``: the analytics session's idle timeout.
+    - ``super_properties``: properties sent with every event (not persisted).
+
+    A value of the wrong type or out of range raises ``ConfigurationError`` naming the option.
 
     Example::
 
@@ -59,8 +90,36 @@ class Client(IdentityMethods):
             posthog.identify("user_42", {"email": "a@b.c"})
     """
 
-    def __init__(self, api_key: str | None = None, **options: Any) -> None:
-        self.options = Options.resolve(api_key, **options)
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        host: str | None = None,
+        mode: Mode = "desktop",
+        backend: Backend | None = None,
+        persist: bool | None = None,
+        storage_dir: str | os.PathLike[str] | None = None,
+        strict: bool | None = None,
+        person_profiles: PersonProfiles = "identified_only",
+        disabled: bool = False,
+        debug: bool | None = None,
+        sync_mode: bool = False,
+        gzip: bool = True,
+        disable_geoip: bool | None = None,
+        flush_at: int = DEFAULT_FLUSH_AT,
+        flush_interval_s: float = DEFAULT_FLUSH_INTERVAL_S,
+        max_batch_size: int = DEFAULT_MAX_BATCH_SIZE,
+        max_queue_size: int = DEFAULT_MAX_QUEUE_SIZE,
+        max_disk_bytes: int = DEFAULT_MAX_DISK_BYTES,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        shutdown_timeout_s: float = DEFAULT_SHUTDOWN_TIMEOUT_S,
+        session_idle_timeout_s: float = DEFAULT_SESSION_IDLE_TIMEOUT_S,
+        super_properties: Mapping[str, object] | None = None,
+    ) -> None:
+        # The parameters above are the one declaration of the options: pass them all on.
+        arguments = {name: value for name, value in locals().items() if name != "self"}
+        self.options = Options.resolve(**arguments)
         if self.options.debug:
             enable_debug_logging()
         self._opt_out_env = env_opt_out_reason() or ("disabled" if self.options.disabled else None)
@@ -177,7 +236,7 @@ class Client(IdentityMethods):
         if exc is None:
             logger.warning("capture_exception() called with no exception")
             return None
-        from ._exception_event import exception_properties
+        from ._events.exception import exception_properties
 
         props = exception_properties(exc, handled=True)
         return self.capture("$exception", {**props, **(properties or {})}, distinct_id=distinct_id)
@@ -212,7 +271,7 @@ class Client(IdentityMethods):
             self._check_fork()
             with self._lock:
                 if self._delivery is None:
-                    from ._pipeline import build_delivery  # deferred: not needed to import
+                    from ._delivery.build import build_delivery  # deferred: not needed to import
 
                     self._delivery = build_delivery(self.options)
                     atexit.register(self._atexit_hook)

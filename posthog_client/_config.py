@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple, TypeAlias, get_args
 
@@ -13,7 +14,7 @@ from ._types import PersonProfiles
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from ._backend import Backend
+    from ._delivery.backend import Backend
 
 __all__ = ["DEFAULT_HOST", "Mode", "Options", "env_opt_out_reason"]
 
@@ -60,6 +61,8 @@ def _env_bool(name: str) -> bool | None:
 
 
 class _Fields(NamedTuple):
+    # The resolved values; ``Client.__init__`` declares the same names as keyword-only
+    # parameters (a test keeps the two in step), where ``None`` means "environment, else default".
     api_key: str
     host: str = DEFAULT_HOST
     mode: Mode = "desktop"
@@ -85,6 +88,15 @@ class _Fields(NamedTuple):
     super_properties: Mapping[str, object] = MappingProxyType({})
 
 
+_BOOLEANS: Final = ("persist", "strict", "disabled", "debug", "sync_mode", "gzip", "disable_geoip")
+# name -> smallest accepted value
+_COUNTS: Final = {"flush_at": 1, "max_batch_size": 1, "max_queue_size": 1, "max_disk_bytes": 1,
+                  "max_retries": 0}  # fmt: skip
+# name -> whether 0 is accepted
+_DURATIONS: Final = {"flush_interval_s": False, "timeout_s": False,
+                     "session_idle_timeout_s": False, "shutdown_timeout_s": True}  # fmt: skip
+
+
 class Options(_Fields):
     """Every setting of a ``Client``, validated; see ``Client`` for what each one does.
 
@@ -104,39 +116,58 @@ class Options(_Fields):
             raise ConfigurationError(
                 "api_key is required: pass it to init()/Client() or set POSTHOG_API_KEY"
             )
-        if self.mode not in get_args(Mode):
-            raise ConfigurationError(f"mode must be one of {get_args(Mode)}, not {self.mode!r}")
-        if self.person_profiles not in get_args(PersonProfiles):
-            raise ConfigurationError(
-                f"person_profiles must be one of {get_args(PersonProfiles)}, "
-                f"not {self.person_profiles!r}"
-            )
-        for name in ("flush_at", "max_batch_size", "max_queue_size", "max_disk_bytes"):
-            if getattr(self, name) < 1:
-                raise ConfigurationError(f"{name} must be >= 1")
-        if self.max_retries < 0:
-            raise ConfigurationError("max_retries must be >= 0")
-        for name in ("flush_interval_s", "timeout_s", "session_idle_timeout_s"):
-            if getattr(self, name) <= 0:
-                raise ConfigurationError(f"{name} must be > 0")
-        if self.shutdown_timeout_s < 0:
-            raise ConfigurationError("shutdown_timeout_s must be >= 0")
+        _check_choice("mode", self.mode, get_args(Mode))
+        _check_choice("person_profiles", self.person_profiles, get_args(PersonProfiles))
+        for name in _BOOLEANS:
+            if not isinstance(getattr(self, name), bool):
+                raise _invalid(name, getattr(self, name), "True or False")
+        for name, minimum in _COUNTS.items():
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+                raise _invalid(name, value, f"an int >= {minimum}")
+        for name, zero_ok in _DURATIONS.items():
+            value = getattr(self, name)
+            if (
+                not isinstance(value, int | float)
+                or isinstance(value, bool)
+                or not math.isfinite(value)
+                or value < 0
+                or (value == 0 and not zero_ok)
+            ):
+                raise _invalid(name, value, f"a number of seconds {'>=' if zero_ok else '>'} 0")
+        if not isinstance(self.super_properties, Mapping):
+            raise _invalid("super_properties", self.super_properties, "a dict of properties")
         if self.flush_at > self.max_queue_size:
-            raise ConfigurationError("flush_at must be <= max_queue_size")
-        if not self.host.startswith(("http://", "https://")):
-            raise ConfigurationError(f"host must start with http:// or https://, not {self.host!r}")
+            raise ConfigurationError(
+                f"flush_at={self.flush_at} must be <= max_queue_size={self.max_queue_size}"
+            )
+        if not isinstance(self.host, str) or not self.host.startswith(("http://", "https://")):
+            raise _invalid("host", self.host, "a URL starting with http:// or https://")
+        backend = self.backend
+        if backend is not None and not (
+            callable(getattr(backend, "send", None)) and callable(getattr(backend, "close", None))
+        ):
+            raise _invalid("backend", backend, "an object with send(batch) and close() methods")
 
     @classmethod
     def resolve(cls, api_key: str | None = None, **kwargs: object) -> Options:
-        """Build options from arguments, falling back to ``POSTHOG_*`` environment variables."""
+        """Build options from arguments, falling back to ``POSTHOG_*`` environment variables.
+
+        ``None`` for an argument means "not given": its environment variable, else its default.
+        """
         key = api_key if api_key is not None else os.environ.get("POSTHOG_API_KEY", "")
         host = kwargs.pop("host", None) or os.environ.get("POSTHOG_HOST") or DEFAULT_HOST
+        if not isinstance(host, str):
+            raise _invalid("host", host, "a URL starting with http:// or https://")
         if kwargs.get("storage_dir") is None and os.environ.get("POSTHOG_CLIENT_DIR"):
             kwargs["storage_dir"] = os.environ["POSTHOG_CLIENT_DIR"]
-        if kwargs.get("storage_dir") is not None:
+        storage_dir = kwargs.get("storage_dir")
+        if storage_dir is not None:
+            if not isinstance(storage_dir, str | os.PathLike):
+                raise _invalid("storage_dir", storage_dir, "a path (str or os.PathLike)")
             from pathlib import Path  # deferred: pathlib costs several ms of import time
 
-            kwargs["storage_dir"] = Path(str(kwargs["storage_dir"])).expanduser()
+            kwargs["storage_dir"] = Path(storage_dir).expanduser()
         if kwargs.get("mode") == "server":  # defaults of a server; explicit arguments still win
             for name, value in (("persist", False), ("disable_geoip", True)):
                 if kwargs.get(name) is None:
@@ -146,7 +177,7 @@ class Options(_Fields):
         if kwargs.get("strict") is None:
             kwargs["strict"] = _env_bool("POSTHOG_CLIENT_STRICT")
         if kwargs.get("backend") is None and os.environ.get("POSTHOG_CLIENT_BACKEND"):
-            kwargs["backend"] = _env_backend(os.environ["POSTHOG_CLIENT_BACKEND"])
+            kwargs["backend"] = _named_backend(os.environ["POSTHOG_CLIENT_BACKEND"])
             # A test run: bad input fails the test, and without a storage dir nothing hits disk.
             if kwargs.get("strict") is None:
                 kwargs["strict"] = True
@@ -156,7 +187,7 @@ class Options(_Fields):
         if unknown:
             raise ConfigurationError(f"unknown option(s): {', '.join(sorted(unknown))}")
         options = {k: v for k, v in kwargs.items() if v is not None}
-        return cls(api_key=key, host=normalize_host(str(host)), **options)
+        return cls(api_key=key, host=normalize_host(host), **options)
 
     @property
     def project_dir(self) -> Path:
@@ -173,13 +204,42 @@ class Options(_Fields):
         return root / digest
 
 
-def _env_backend(name: str) -> Backend:
-    """The backend ``POSTHOG_CLIENT_BACKEND`` names: only ``memory`` (the test recorder)."""
-    if name.strip().lower() != "memory":
-        raise ConfigurationError(f"POSTHOG_CLIENT_BACKEND must be 'memory' or unset, not {name!r}")
-    from .testing import process_recorder  # deferred: only test runs load the recorder
+def _invalid(name: str, value: object, accepted: str) -> ConfigurationError:
+    shown = repr(value)
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    return ConfigurationError(f"{name} must be {accepted}, not {shown}")
 
-    return process_recorder()
+
+def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise _invalid(name, value, "one of " + ", ".join(repr(c) for c in choices))
+
+
+# Backends chosen by name with POSTHOG_CLIENT_BACKEND. A module providing one registers its
+# factory when imported; config names the module instead of importing it, so the dependency
+# points from the provider (the test double) to config, never back.
+_backend_factories: dict[str, Callable[[], Backend]] = {}
+_BACKEND_PROVIDERS: Final = {"memory": "posthog_client.testing"}
+
+
+def register_backend(name: str, factory: Callable[[], Backend]) -> None:
+    """Make ``POSTHOG_CLIENT_BACKEND=<name>`` use the backend ``factory`` returns."""
+    _backend_factories[name] = factory
+
+
+def _named_backend(name: str) -> Backend:
+    key = name.strip().lower()
+    if key not in _backend_factories and key in _BACKEND_PROVIDERS:
+        import importlib
+
+        importlib.import_module(_BACKEND_PROVIDERS[key])
+    factory = _backend_factories.get(key)
+    if factory is None:
+        names = sorted({*_BACKEND_PROVIDERS, *_backend_factories})
+        raise ConfigurationError(
+            f"POSTHOG_CLIENT_BACKEND must be {' or '.join(map(repr, names))} or unset, not {name!r}"
+        )
+    return factory()
 
 
 def normalize_host(host: str) -> str:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Final
 
-from ._context import current_context
-from ._ids import MAX_DISTINCT_ID_LENGTH, illegal_id_reason
+from . import _default
+from ._identity.context import current_context
+from ._identity.ids import MAX_DISTINCT_ID_LENGTH, illegal_id_reason
 from ._log import logger, warn_once
 
 if TYPE_CHECKING:
@@ -55,9 +56,7 @@ def untrusted_id_problem(value: str) -> str | None:
 
 def _resolve(client: Client | None, operation: str) -> Client | None:
     if client is None:
-        from ._api import get_client  # deferred: _api imports _client, which imports _context
-
-        client = get_client()
+        client = _default.client
         if client is None:
             warn_once("not-initialized", "posthog_client.%s() called before init()", operation)
     return client

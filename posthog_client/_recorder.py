@@ -13,11 +13,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
-from ._client import Client
 from ._exceptions import RejectedError
 from ._log import logger
 
 if TYPE_CHECKING:
+    from ._client import Client
     from .server import IngestionWarning, PersonEngine
 
 __all__ = ["RecordedPerson", "Recorder"]

@@ -27,7 +27,7 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from . import _api
+from . import _config, _default
 from ._recorder import RecordedPerson, Recorder
 
 __all__ = ["MemoryBackend", "RecordedPerson", "Recorder", "process_recorder", "recording"]
@@ -81,6 +81,9 @@ def process_recorder() -> Recorder:
         return _process
 
 
+_config.register_backend("memory", process_recorder)
+
+
 @contextlib.contextmanager
 def recording(
     *, strict: bool = True, storage_dir: str | os.PathLike[str] | None = None
@@ -118,13 +121,13 @@ def recording(
         stack.callback(_set_environ, _set_environ(environ))
         with _process_lock:
             previous_recorder, _process = _process, recorder
-        with _api._lock:
-            previous_client, _api._client = _api._client, None
+        with _default.lock:
+            previous_client, _default.client = _default.client, None
         try:
             yield recorder
         finally:
-            with _api._lock:
-                current, _api._client = _api._client, previous_client
+            with _default.lock:
+                current, _default.client = _default.client, previous_client
             for client in [*recorder._feeding_clients(), current]:
                 if client is not None and client is not previous_client:  # shutdown is idempotent
                     client.shutdown(recorder.flush_timeout_s)

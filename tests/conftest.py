@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import posthog_client
-from posthog_client import _api, _log
+from posthog_client import _default, _log
 from posthog_client.testing import MemoryBackend
 
 API_KEY = "phc_test_key"
@@ -25,10 +25,10 @@ def clean_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     yield
-    client = _api._client
+    client = _default.client
     if client is not None:
         client.shutdown(0)
-        _api._client = None
+        _default.client = None
     _log._warned.clear()
 
 
@@ -97,5 +97,5 @@ class Clock:
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     fake = Clock()
     monkeypatch.setattr("posthog_client._client.now_timestamp", fake)
-    monkeypatch.setattr("posthog_client._client_identity.now_timestamp", fake)
+    monkeypatch.setattr("posthog_client._identity.methods.now_timestamp", fake)
     return fake

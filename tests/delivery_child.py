@@ -22,8 +22,8 @@ import uuid
 from pathlib import Path
 
 from posthog_client._config import Options
-from posthog_client._delivery import Delivery
-from posthog_client._pipeline import build_delivery
+from posthog_client._delivery.build import build_delivery
+from posthog_client._delivery.contract import Delivery
 
 
 def uuid_for(seed: int, i: int) -> str:

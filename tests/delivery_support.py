@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from posthog_client._config import Options
-from posthog_client._disk_queue import DiskQueue
-from posthog_client._memory_queue import MemoryQueue
-from posthog_client._queue import Counters, EventQueue
-from posthog_client._worker import Pipeline
+from posthog_client._delivery.disk_queue import DiskQueue
+from posthog_client._delivery.memory_queue import MemoryQueue
+from posthog_client._delivery.queue import Counters, EventQueue
+from posthog_client._delivery.worker import Pipeline
 
 API_KEY = "phc_delivery_test"
 CHILD = Path(__file__).with_name("delivery_child.py")

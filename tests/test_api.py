@@ -87,7 +87,6 @@ def test_missing_api_key_is_a_configuration_error() -> None:
         ({"flush_at": 0}, "flush_at"),
         ({"host": "ftp://x"}, "host"),
         ({"flush_at": 50, "max_queue_size": 10}, "flush_at"),
-        ({"not_an_option": 1}, "not_an_option"),
     ],
 )
 def test_bad_options_are_refused_with_a_clear_message(
@@ -95,6 +94,14 @@ def test_bad_options_are_refused_with_a_clear_message(
 ) -> None:
     with pytest.raises(posthog.ConfigurationError, match=message):
         posthog.Client("phc_test", **options)
+
+
+def test_an_unknown_option_is_a_type_error_naming_it() -> None:
+    # Options are keyword-only parameters: Python refuses a misspelt one before the SDK runs.
+    with pytest.raises(TypeError, match="not_an_option"):
+        posthog.Client("phc_test", not_an_option=1)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="not_an_option"):
+        posthog.init("phc_test", not_an_option=1)  # type: ignore[call-arg]
 
 
 def test_module_functions_share_the_client_docstrings() -> None:

@@ -322,7 +322,7 @@ def test_internal_errors_never_reach_the_host(
 
 
 def test_system_context_is_computed_once(client: Client) -> None:
-    from posthog_client._events import system_context
+    from posthog_client._events.runtime import system_context
 
     assert system_context() is system_context()
 

@@ -25,7 +25,7 @@ from posthog_client import (
     set_context_session,
     tag,
 )
-from posthog_client._context import current_context
+from posthog_client._identity.context import current_context
 from posthog_client.testing import MemoryBackend
 
 Sent = Callable[[Client], list[dict[str, Any]]]

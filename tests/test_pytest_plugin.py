@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import posthog_client
-from posthog_client import _api
+from posthog_client import _default
 from posthog_client.testing import MemoryBackend
 
 pytest_plugins = ["pytester"]
@@ -176,7 +176,7 @@ def test_environment_and_global_client_are_restored(
         """
     )
     pytester.runpytest(*ARGS).assert_outcomes(passed=1)
-    assert _api._client is previous
+    assert _default.client is previous
     assert {k: v for k, v in os.environ.items() if "POSTHOG" in k or "TRACK" in k} == {
         k: v for k, v in before.items() if "POSTHOG" in k or "TRACK" in k
     }

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import posthog_client
-from posthog_client import _api, testing
+from posthog_client import _default, testing
 from posthog_client._config import Options
 from posthog_client.testing import MemoryBackend, Recorder, process_recorder, recording
 
@@ -293,7 +293,7 @@ def test_recording_from_unittest() -> None:
     assert test.id().endswith("test_fail")
     assert "no event 'file_closed' was captured" in traceback
     assert "1. 'file_opened'" in traceback
-    assert _api._client is None
+    assert _default.client is None
 
 
 # -- POSTHOG_CLIENT_BACKEND ----------------------------------------------------------------------

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final, TypeVar
 
-from .._context import identify_context, set_context_session, tag
+from .._identity.context import identify_context, set_context_session, tag
 from .._linking import DISTINCT_ID_HEADER, SESSION_ID_HEADER, untrusted_id_problem
 from .._log import logger
 

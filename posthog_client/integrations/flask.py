@@ -30,7 +30,8 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised only without Flask
     raise IntegrationUnavailable("pip install 'posthog-client[flask]'") from exc
 
-from .._context import capture_unhandled, current_context, new_context
+from .._context import capture_unhandled, new_context
+from .._identity.context import current_context
 from ._common import (
     DISTINCT_ID_HEADER,
     SESSION_ID_HEADER,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from .._uuid7 import normalize_uuid, uuid7
+from .._events.uuid7 import normalize_uuid, uuid7
 from ._ids import normalize_captured_distinct_id
 from ._models import RequestRejectedError
 from ._time import event_time, parse_timestamp

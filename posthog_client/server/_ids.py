@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import math
 
-from .._ids import MAX_DISTINCT_ID_LENGTH
+from .._identity.ids import MAX_DISTINCT_ID_LENGTH
 
 __all__ = ["js_string", "normalize_captured_distinct_id"]
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, TypeAlias
 
-from .._events import format_timestamp
+from .._events.timestamps import format_timestamp
 
 __all__ = [
     "Group",

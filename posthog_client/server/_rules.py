@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from .._events import format_timestamp
-from .._ids import merge_refusal_reason
+from .._events.timestamps import format_timestamp
+from .._identity.ids import merge_refusal_reason
 from ._capture import CapturedEvent
 from ._ids import js_string
 from ._models import IngestionWarning, PersonMode

@@ -1,7 +1,8 @@
 """SQLite storage of the local server: persons, their distinct ids, events, warnings, groups.
 
 One connection, used under the engine's lock; every request is one explicit transaction.
-Timestamps are stored as fixed-width UTC text (``_events.format_timestamp``), so they sort as text.
+Timestamps are stored as fixed-width UTC text (``_events.timestamps.format_timestamp``), so
+they sort as text.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, TypeAlias
 
-from .._events import format_timestamp
+from .._events.timestamps import format_timestamp
 from ._schema import SCHEMA
 
 __all__ = ["EventRow", "PersonRow", "Store"]

@@ -3,7 +3,7 @@
     python tests/benchmarks/bench_gzip.py
 
 Uses events shaped like the client's (real property names, uuids, timestamps) in 500-event
-batches; the chosen level is ``posthog_client._http.GZIP_LEVEL``.
+batches; the chosen level is ``posthog_client._delivery.http.GZIP_LEVEL``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import time
 import uuid
 import zlib
 
-from posthog_client._http import GZIP_LEVEL, HttpBackend
+from posthog_client._delivery.http import GZIP_LEVEL, HttpBackend
 
 
 def sample_event(i: int) -> bytes:

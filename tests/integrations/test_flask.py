@@ -13,7 +13,7 @@ from typing import Any  # noqa: E402
 from flask import Flask, abort, g, request  # noqa: E402
 
 import posthog_client  # noqa: E402
-from posthog_client._context import current_context  # noqa: E402
+from posthog_client._identity.context import current_context  # noqa: E402
 from posthog_client.integrations.flask import PostHog  # noqa: E402
 
 Events = Callable[[], list[dict[str, Any]]]

@@ -1,0 +1,14 @@
+"""Delivery: everything between an encoded event and the backend that receives it.
+
+Holds the contract the client sees (``contract``: ``Delivery``, ``FlushResult``), the backend
+seam (``backend``), the queues (``queue`` protocol and counters, ``disk_queue`` with its
+``segments`` and ``append`` primitive, ``memory_queue``), the worker (``worker.Pipeline``), the
+retry policy (``retry``), PostHog's HTTP transport (``http``) and ``build``, which assembles a
+pipeline from the options.
+
+May import: the shared leaves (``_exceptions``, ``_log``, ``_types``, ``_version``, ``_guard``),
+``_config`` and ``_events``. Never identity, contexts or the client: delivery moves bytes and
+does not know whose they are.
+"""
+
+from __future__ import annotations

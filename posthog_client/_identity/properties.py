@@ -1,0 +1,118 @@
+"""What an event carries and under which distinct id: device events (desktop and CLI apps) and
+context events (backend requests); identity-spec R29–R31, R35, R38, R39, W10–W12."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+from .._config import Options
+from .._events.encoding import encode_fragment
+from .._events.runtime import system_context
+from .._events.uuid7 import uuid7
+from . import machine as identity
+from .context import RequestContext
+from .session import SessionTracker
+from .state import IdentityState, StateStore
+
+__all__ = ["EventProperties"]
+
+
+class _Shared(NamedTuple):
+    """What every event of one identity state shares, computed once per state."""
+
+    device: tuple[dict[str, Any], str]  # SDK context < device id < super properties, and JSON
+    device_keys: frozenset[str]
+    person: bool  # R29 for the state's own distinct id
+    server: dict[str, Any]  # SDK context < super properties: a backend event has no device
+
+
+class EventProperties:
+    """Builds the properties of events; caches what one identity state's events share."""
+
+    def __init__(self, options: Options, store: StateStore, sessions: SessionTracker) -> None:
+        self._options = options
+        self._store = store
+        self._sessions = sessions
+        self._shared: tuple[IdentityState | None, _Shared] = (
+            None,
+            _Shared(({}, ""), frozenset(), False, {}),
+        )
+
+    def for_device(
+        self, properties: Mapping[str, Any] | None, explicit_id: str | None, now_ms: int
+    ) -> tuple[str, dict[str, Any], tuple[Mapping[str, Any], str] | None]:
+        """Distinct id, own properties and shared properties (dict, JSON) of a device event.
+
+        The shared part (SDK context, device, super properties) is encoded once per state; an
+        event whose own keys collide with it gets a merged dict instead (R35: caller wins).
+        """
+        store = self._store
+        session_id = self._sessions.session_id(now_ms, active=True)
+        state = store.current()
+        shared = self._shared_properties(state)
+        props: dict[str, Any] = {"$session_id": session_id}
+        separate: tuple[Mapping[str, Any], str] | None = shared.device
+        if properties:
+            props.update(properties)
+            if not props["$session_id"]:  # SE1: only a non-empty caller session id wins
+                props["$session_id"] = session_id
+            if not shared.device_keys.isdisjoint(properties):
+                props, separate = {**shared.device[0], **props}, None
+        if explicit_id is None:
+            distinct_id, identified = state.distinct_id, state.identified
+            person = shared.person
+            if (
+                not state.person_processing
+                and self._options.person_profiles != "never"
+                and (person or (properties and ("$set" in properties or "$set_once" in properties)))
+            ):  # R30/R31: person processing sticks once an event asked for it
+                person = True
+                store.transact(lambda s: (s._replace(person_processing=True), None))
+        else:
+            distinct_id, identified = explicit_id, True
+            person = self._options.person_profiles != "never"
+        props["$is_identified"] = identified
+        props["$process_person_profile"] = person
+        return distinct_id, props, separate
+
+    def for_context(
+        self,
+        context: RequestContext,
+        properties: Mapping[str, Any] | None,
+        explicit_id: str | None,
+    ) -> tuple[str, dict[str, Any]]:
+        """Distinct id and properties of a backend event: the context's ids, never the device's
+        (R38, R39)."""
+        props = dict(self._shared_properties(self._store.current()).server)
+        if context.session_id:
+            props["$session_id"] = context.session_id
+        tags = context.tags  # one snapshot: another thread may tag the shared context meanwhile
+        if tags:
+            props.update(tags)
+            props["$context_tags"] = sorted(tags)
+        if properties:
+            props.update(properties)
+        distinct_id = explicit_id or context.distinct_id
+        person = distinct_id is not None and self._options.person_profiles != "never"
+        props["$is_server"] = True  # after caller properties: it cannot be overridden (W11)
+        props["$is_identified"] = distinct_id is not None
+        props["$process_person_profile"] = person
+        return distinct_id or uuid7(), props  # no id: personless, like PostHog's server SDKs
+
+    def _shared_properties(self, state: IdentityState) -> _Shared:
+        cached_state, shared = self._shared
+        if cached_state is not state:
+            sdk: dict[str, Any] = dict(system_context())
+            if self._options.disable_geoip:  # W12: else the server's address locates users
+                sdk["$geoip_disable"] = True
+            supers = {**self._options.super_properties, **state.super_properties}
+            device = {**sdk, "$device_id": state.device_id, **supers}
+            shared = _Shared(
+                device=(device, encode_fragment(device)),
+                device_keys=frozenset(device),
+                person=identity.has_person_processing(state, self._options.person_profiles),
+                server={**sdk, **supers},
+            )
+            self._shared = (state, shared)
+        return shared

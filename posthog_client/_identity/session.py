@@ -1,0 +1,79 @@
+"""The analytics session (SE1–SE6, decision A6), shared by every process of a project.
+
+A session ends after ``idle_timeout_s`` without events or after 24 hours. Its id and start live
+in the persisted state; its last activity is tracked in memory and written to disk at most once a
+minute (a lock-free mtime bump), so a short CLI run started within the idle window continues the
+session of the previous run.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from .._config import SESSION_MAX_LENGTH_S
+from .._events.uuid7 import uuid7
+from .state import IdentityState, StateStore
+
+__all__ = ["SessionTracker"]
+
+_ACTIVITY_PERSIST_MS: Final = 60_000  # how stale the last activity may look to other processes
+_MAX_LENGTH_MS: Final = int(SESSION_MAX_LENGTH_S * 1000)
+
+
+class SessionTracker:
+    def __init__(self, store: StateStore, idle_timeout_s: float) -> None:
+        self._store = store
+        self._idle_ms = int(idle_timeout_s * 1000)
+        # (session id, last activity ms, last activity ms written to disk) of this process
+        self._activity: tuple[str | None, int, int] = (None, 0, 0)
+
+    def session_id(self, now_ms: int, *, active: bool) -> str:
+        """The current session id; ``active`` marks an event (reading alone does not extend it)."""
+        state = self._store.current()
+        session, last_ms, persisted_ms = self._activity
+        if session != state.session_id:
+            last_ms = persisted_ms = state.session_last_ms
+        if state.session_id is not None and self._live(state, last_ms, now_ms):
+            if active:
+                if now_ms - persisted_ms >= _ACTIVITY_PERSIST_MS:
+                    self._store.record_activity(now_ms)
+                    persisted_ms = now_ms
+                self._activity = (state.session_id, max(now_ms, last_ms), persisted_ms)
+            return state.session_id
+        return self._adopt_or_renew(now_ms, active)
+
+    def forget(self) -> None:
+        """After ``reset()``: the next event starts a new session (R17)."""
+        self._activity = (None, 0, 0)
+
+    def _live(self, state: IdentityState, last_ms: int, now_ms: int) -> bool:
+        return (
+            now_ms - last_ms <= self._idle_ms and now_ms - state.session_start_ms <= _MAX_LENGTH_MS
+        )
+
+    def _adopt_or_renew(self, now_ms: int, active: bool) -> str:
+        """Continue a session another process kept alive, or start a new one."""
+        store = self._store
+        state = store.current()
+        last_ms = max(state.session_last_ms, store.activity_ms())
+        renewed = state.session_id is None or not self._live(state, last_ms, now_ms)
+        if renewed:
+
+            def renew(s: IdentityState) -> tuple[IdentityState, None]:
+                # Decide on the freshest state: another process may have renewed it meanwhile.
+                if s.session_id is not None and self._live(
+                    s, max(s.session_last_ms, store.activity_ms()), now_ms
+                ):
+                    return s, None
+                return s._replace(
+                    session_id=uuid7(), session_start_ms=now_ms, session_last_ms=now_ms
+                ), None
+
+            store.transact(renew)
+            state = store.current()
+        if active or renewed:
+            store.record_activity(now_ms)
+            last_ms = now_ms
+        self._activity = (state.session_id, last_ms, last_ms)
+        assert state.session_id is not None
+        return state.session_id

@@ -1,0 +1,278 @@
+"""The persisted identity of one project on this machine, shared by all its processes.
+
+``state.json`` holds the identity, super properties and the analytics session; ``consent.json``
+holds the opt-out choice (kept apart so ``reset()`` never touches it); the mtime of
+``session.activity`` is the session's last activity, bumped without a lock. Writes are atomic
+(temp file + ``os.replace``) and read-modify-write cycles hold a ``filelock`` for a few
+milliseconds; readers never lock. Any storage failure degrades to an in-memory identity with one
+WARNING: the host app keeps working.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeVar
+
+from .._events.uuid7 import uuid7
+from .._log import logger, warn_once
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from filelock import BaseFileLock
+
+__all__ = ["IdentityState", "StateStore"]
+
+T = TypeVar("T")
+_LOCK_TIMEOUT_S: Final = 5.0
+_FILE_MODE: Final = 0o600
+
+
+class IdentityState(NamedTuple):
+    """Everything identity-related that survives the process (identity-spec glossary)."""
+
+    distinct_id: str
+    anon_id: str
+    device_id: str
+    identified: bool = False
+    person_processing: bool = False  # posthog-js "$epp": sticky once a person profile exists
+    alias: str | None = None
+    super_properties: Mapping[str, Any] = MappingProxyType({})
+    session_id: str | None = None
+    session_start_ms: int = 0
+    session_last_ms: int = 0
+    # The last $identify/$set sent (R11), kept per session so that repeats from any process
+    # are skipped (A6).
+    person_props_hash: str | None = None
+    person_props_session: str | None = None
+
+    @classmethod
+    def fresh(cls, device_id: str | None = None) -> IdentityState:
+        """A new anonymous identity (R1): one UUIDv7 for distinct id, anon id and device id."""
+        new_id = uuid7()
+        return cls(distinct_id=new_id, anon_id=new_id, device_id=device_id or new_id)
+
+    @classmethod
+    def from_json(cls, data: object) -> IdentityState:
+        """Parse a stored state; ValueError if it is not one."""
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        values = {k: v for k, v in data.items() if k in cls._fields}
+        for name in ("distinct_id", "anon_id", "device_id"):
+            if not isinstance(values.get(name), str) or not values[name]:
+                raise ValueError(f"{name} is missing")
+        if not isinstance(values.get("super_properties", {}), dict):
+            raise ValueError("super_properties is not an object")
+        if "identified" not in values:  # written by something older: derive it (R4)
+            values["identified"] = values["distinct_id"] != values["anon_id"]
+        return cls(**values)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"version": 1, **self._asdict(), "super_properties": dict(self.super_properties)}
+
+
+class StateStore:
+    """Loads, caches and atomically updates the ``IdentityState`` of one storage folder.
+
+    ``directory=None`` keeps everything in memory (``persist=False``, opted out by environment,
+    or after a storage failure).
+    """
+
+    def __init__(self, directory: Path | None) -> None:
+        self._dir = directory
+        self._lock = threading.RLock()
+        self._file_lock: BaseFileLock | None = None
+        self._state: IdentityState | None = None
+        self._stamp: tuple[int, int, int] | None = None
+        self._consent: bool | None = None  # the choice itself when nothing is persisted
+        self._pid = os.getpid()
+
+    def current(self) -> IdentityState:
+        """The cached state, loading (or creating) it on first use."""
+        state = self._state
+        if state is not None:
+            return state
+        with self._lock:
+            if self._state is None and self._dir is not None:
+                try:  # the common case, an existing file, needs no file lock
+                    self._state = self._read()
+                except OSError:
+                    pass  # transact() below degrades with a warning
+            if self._state is not None:
+                return self._state
+            return self.transact(lambda s: (s, s))
+
+    def refresh(self) -> None:
+        """Pick up another process's changes (one ``stat`` when nothing changed)."""
+        if self._dir is None:
+            return
+        try:
+            stamp = _stamp_of(self._dir / "state.json")
+        except OSError:
+            return
+        if stamp != self._stamp:
+            with self._lock:
+                state = self._read()
+                if state is not None:
+                    self._state = state
+
+    def transact(self, change: Callable[[IdentityState], tuple[IdentityState, T]]) -> T:
+        """Apply ``change`` to the freshest state under the locks, persist it, return its result."""
+        if self._pid != os.getpid():  # forked without Python's hooks: the lock may be held
+            self.after_fork()
+        with self._lock:
+            if self._dir is not None:
+                try:
+                    with self._locked():
+                        return self._apply(change, self._read())
+                except OSError as exc:
+                    # A readable but unwritable file still tells us who we are.
+                    self._state = self._state or self._parse_quietly()
+                    self._degrade(f"cannot use {self._dir}: {exc}")
+            return self._apply(change, None)
+
+    def _apply(
+        self,
+        change: Callable[[IdentityState], tuple[IdentityState, T]],
+        loaded: IdentityState | None,
+    ) -> T:
+        base = loaded or self._state or IdentityState.fresh()
+        new, result = change(base)
+        if self._dir is not None and (new != loaded):
+            try:
+                self._write(new)
+            except OSError as exc:
+                self._degrade(f"cannot write {self._dir / 'state.json'}: {exc}")
+        self._state = new
+        return result
+
+    def _locked(self) -> BaseFileLock:
+        if self._file_lock is None:
+            from filelock import FileLock  # deferred: filelock costs tens of ms to import
+
+            assert self._dir is not None
+            self._dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self._file_lock = FileLock(self._dir / "state.lock", timeout=_LOCK_TIMEOUT_S)
+        return self._file_lock
+
+    def _read(self) -> IdentityState | None:
+        """The state on disk; None if there is none (a corrupt file is moved aside)."""
+        assert self._dir is not None
+        path = self._dir / "state.json"
+        try:
+            stamp = _stamp_of(path)
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        try:
+            state = IdentityState.from_json(json.loads(raw))
+        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            aside = path.with_name(f"state.json.corrupt-{int(time.time())}")
+            logger.warning(
+                "identity file %s is corrupt (%s); moved to %s, starting a new identity",
+                path,
+                exc,
+                aside.name,
+            )
+            os.replace(path, aside)
+            return None
+        self._stamp = stamp
+        return state
+
+    def _parse_quietly(self) -> IdentityState | None:
+        assert self._dir is not None
+        try:
+            return IdentityState.from_json(json.loads((self._dir / "state.json").read_bytes()))
+        except (OSError, ValueError):
+            return None
+
+    def _write(self, state: IdentityState) -> None:
+        assert self._dir is not None
+        path = self._dir / "state.json"
+        write_atomically(path, json.dumps(state.to_json(), separators=(",", ":")).encode())
+        self._stamp = _stamp_of(path)
+
+    def _degrade(self, reason: str) -> None:
+        self._dir = None
+        self._file_lock = None
+        warn_once("state-degraded", "%s; keeping the identity in memory for this process", reason)
+
+    def opted_out(self) -> bool | None:
+        """The persisted consent choice, or None if none was made (or nothing is persisted)."""
+        if self._dir is None:
+            return self._consent
+        try:
+            value = json.loads((self._dir / "consent.json").read_bytes()).get("opted_out")
+        except (OSError, ValueError, AttributeError):
+            return None
+        return value if isinstance(value, bool) else None
+
+    def set_opted_out(self, opted_out: bool) -> None:
+        self._consent = opted_out
+        if self._dir is None:
+            return
+        try:
+            self._dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            write_atomically(
+                self._dir / "consent.json", json.dumps({"opted_out": opted_out}).encode()
+            )
+        except OSError as exc:
+            warn_once(
+                "consent-write", "cannot persist the consent choice in %s: %s", self._dir, exc
+            )
+
+    def activity_ms(self) -> int:
+        """Last session activity recorded by any process (0 if unknown)."""
+        if self._dir is None:
+            return 0
+        try:
+            return os.stat(self._dir / "session.activity").st_mtime_ns // 1_000_000
+        except OSError:
+            return 0
+
+    def record_activity(self, now_ms: int) -> None:
+        """Mark the session active at ``now_ms`` for every process (a lock-free mtime bump)."""
+        if self._dir is None:
+            return
+        path = self._dir / "session.activity"
+        ns = now_ms * 1_000_000
+        try:
+            try:
+                os.utime(path, ns=(ns, ns))
+            except FileNotFoundError:
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT, _FILE_MODE))
+                os.utime(path, ns=(ns, ns))
+        except OSError:
+            pass  # the session then ends 30 min after its last persisted activity: harmless
+
+    def after_fork(self) -> None:
+        """In a forked child: fresh locks; the parent's file lock object must not be touched."""
+        self._pid = os.getpid()
+        self._lock = threading.RLock()
+        self._file_lock = None
+
+
+def _stamp_of(path: Path) -> tuple[int, int, int]:
+    st = os.stat(path)
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so readers see the old or the new content, never a mix."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, _FILE_MODE)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
