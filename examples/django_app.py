@@ -1,5 +1,6 @@
 """Backend events joined to the frontend's user: a one-file Django site with the middleware.
 
+    python -m pip install -e ".[examples]"   # FastAPI, httpx and Django
     python examples/django_app.py
 
 It starts the local reference server in-process (or uses POSTHOG_HOST when set), then plays a

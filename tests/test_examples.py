@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
+import re
 import subprocess
 import sys
 import urllib.request
@@ -61,3 +63,37 @@ def test_web_examples_join_backend_events_to_the_frontend_person(script: str) ->
     pytest.importorskip("fastapi" if script.startswith("fastapi") else "django")
     output = run(script)
     assert "backend events in the frontend's person" in output
+
+
+def _extras() -> dict[str, set[str]]:
+    """Distribution names per install target: "." (the runtime) and each ``.[extra]``."""
+    text = (EXAMPLES.parent / "pyproject.toml").read_text()
+    names = lambda block: {re.split(r"[<>=\[ ]", d)[0] for d in re.findall(r'"([^"]+)"', block)}  # noqa: E731
+    targets = {".": names(text.split("dependencies = [", 1)[1].split("]", 1)[0])}
+    optional = text.split("[project.optional-dependencies]", 1)[1].split("\n[", 1)[0]
+    for extra, block in re.findall(r"^(\w+) = \[(.*?)\]$", optional, re.M | re.S):
+        targets[f".[{extra}]"] = targets["."] | names(block)
+    return targets
+
+
+def _third_party_imports(script: Path) -> set[str]:
+    tree = ast.parse(script.read_text())
+    roots = {
+        (node.module if isinstance(node, ast.ImportFrom) else alias.name).split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import | ast.ImportFrom) and not getattr(node, "level", 0)
+        for alias in node.names
+    }
+    return {r for r in roots if r not in sys.stdlib_module_names and r != "posthog_client"}
+
+
+def test_every_example_the_readme_runs_follows_an_install_that_brings_its_imports() -> None:
+    readme = (EXAMPLES.parent / "README.md").read_text()
+    commands = re.findall(r'pip install -e "?([^"\s]+)"?\s*&&\s*python (examples/\S+\.py)', readme)
+    assert {script for _, script in commands} >= {
+        "examples/quickstart.py", "examples/fastapi_app.py", "examples/django_app.py",
+    }  # fmt: skip
+    extras = _extras()
+    for target, script in commands:
+        missing = _third_party_imports(EXAMPLES.parent / script) - extras[target]
+        assert not missing, f"{script} imports {missing}, which `pip install -e {target}` lacks"

@@ -1,0 +1,117 @@
+"""Typed options: one declaration on ``Client.__init__``, validated at construction, documented in
+the README, and checked by mypy in user code."""
+
+from __future__ import annotations
+
+import inspect
+import re
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import posthog_client
+from posthog_client import Client, ConfigurationError
+from posthog_client._config import Options
+
+ROOT = Path(posthog_client.__file__).parent.parent
+OPTION_PARAMETERS = [
+    p for p in inspect.signature(Client).parameters.values() if p.kind is p.KEYWORD_ONLY
+]
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        ({"persist": "no"}, ("persist", "'no'", "True or False")),
+        ({"flush_at": "3"}, ("flush_at", "'3'", "an int >= 1")),
+        ({"flush_at": 0}, ("flush_at", "0", "an int >= 1")),
+        ({"flush_at": True}, ("flush_at", "True", "an int")),
+        ({"mode": "serverless"}, ("mode", "'serverless'", "'desktop', 'server'")),
+        ({"super_properties": ["a"]}, ("super_properties", "['a']", "a dict")),
+        ({"timeout_s": -1}, ("timeout_s", "-1", "> 0")),
+        ({"shutdown_timeout_s": -0.5}, ("shutdown_timeout_s", "-0.5", ">= 0")),
+        ({"shutdown_timeout_s": float("inf")}, ("shutdown_timeout_s", "inf", "seconds")),
+        ({"person_profiles": "sometimes"}, ("person_profiles", "'sometimes'", "'always'")),
+        ({"max_retries": -1}, ("max_retries", "-1", "an int >= 0")),
+        ({"backend": object()}, ("backend", "object", "send(batch) and close()")),
+        ({"storage_dir": 42}, ("storage_dir", "42", "a path")),
+        ({"host": "eu.i.posthog.com"}, ("host", "'eu.i.posthog.com'", "http:// or https://")),
+    ],
+)
+def test_a_bad_value_names_the_option_the_value_and_what_is_accepted(
+    options: dict[str, Any], named: tuple[str, ...]
+) -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        Client("phc_test", **options)
+    for part in named:
+        assert part in str(raised.value)
+
+
+def test_good_values_of_every_type_are_accepted(tmp_path: Path) -> None:
+    client = Client(
+        "phc_test",
+        storage_dir=tmp_path,
+        flush_at=1,
+        flush_interval_s=1,  # an int is a fine number of seconds
+        shutdown_timeout_s=0,
+        super_properties={"app": "x"},
+        persist=False,
+    )
+    assert client.options.flush_interval_s == 1
+    assert client.options.storage_dir == tmp_path
+    client.shutdown(0)
+
+
+def test_client_parameters_and_options_record_list_the_same_options() -> None:
+    names = [p.name for p in OPTION_PARAMETERS]
+    assert ["api_key", *names] == list(Options._fields)
+
+
+def test_every_parameter_default_is_the_option_default_or_none_for_environment() -> None:
+    defaults = Options._field_defaults
+    for parameter in OPTION_PARAMETERS:
+        if parameter.default is None:
+            continue  # resolved from the environment or the mode, else the record's default
+        assert parameter.default == defaults[parameter.name], parameter.name
+
+
+def test_readme_option_table_lists_every_option() -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    documented = [re.match(r"\| `(\w+)`", row).group(1) for row in rows]  # type: ignore[union-attr]
+    assert documented == [p.name for p in OPTION_PARAMETERS]
+
+
+def test_mypy_rejects_a_misspelt_or_mistyped_option_in_user_code(tmp_path: Path) -> None:
+    api = pytest.importorskip("mypy.api")  # in the test extra; CI always has it
+    user_code = tmp_path / "app.py"
+    user_code.write_text(
+        textwrap.dedent(
+            """
+            import posthog_client
+
+            posthog_client.Client("k", flush_at=3, mode="server")
+            posthog_client.init("k", host="https://eu.i.posthog.com")
+            posthog_client.Client("k", flush_at_=3)
+            posthog_client.init("k", flush_at="3")
+            posthog_client.Client("k", mode="serverless")
+            """
+        )
+    )
+    out, _, status = api.run(
+        [
+            "--strict",
+            "--no-incremental",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--no-error-summary",
+            str(user_code),
+        ]
+    )
+    errors = sorted(int(m) for m in re.findall(r"app\.py:(\d+): error", out))
+    assert status == 1, out
+    assert errors == [6, 7, 8], out  # the three wrong calls, never the two right ones
+    assert "flush_at_" in out and "serverless" in out
