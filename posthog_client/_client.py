@@ -80,6 +80,8 @@ class Client(IdentityMethods):
     - ``shutdown_timeout_s``: the most exit spends delivering.
     - ``session_idle_timeout_s``: the analytics session's idle timeout.
     - ``super_properties``: properties sent with every event (not persisted).
+    - ``read_env``: False reads no ``POSTHOG_*`` variable at all (for an app's own telemetry:
+      its user's PostHog settings must not steer it). ``DO_NOT_TRACK`` is always honoured.
 
     A value of the wrong type or out of range raises ``ConfigurationError`` naming the option.
 
@@ -116,6 +118,7 @@ class Client(IdentityMethods):
         shutdown_timeout_s: float = DEFAULT_SHUTDOWN_TIMEOUT_S,
         session_idle_timeout_s: float = DEFAULT_SESSION_IDLE_TIMEOUT_S,
         super_properties: Mapping[str, object] | None = None,
+        read_env: bool = True,
     ) -> None:
         # The parameters above are the one declaration of the options: pass them all on.
         arguments = {name: value for name, value in locals().items() if name != "self"}

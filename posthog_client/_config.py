@@ -9,6 +9,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple, TypeAlias, get_args
 
 from ._exceptions import ConfigurationError
+from ._log import logger
 from ._types import PersonProfiles
 
 if TYPE_CHECKING:
@@ -55,9 +56,24 @@ def env_opt_out_reason(environ: Mapping[str, str] | None = None) -> str | None:
     return None
 
 
-def _env_bool(name: str) -> bool | None:
-    value = os.environ.get(name)
+def _env_bool(env: Mapping[str, str], name: str) -> bool | None:
+    value = env.get(name)
     return None if value is None else value.strip().lower() not in _FALSY
+
+
+def _env_host(value: str | None) -> str:
+    """``POSTHOG_HOST``, or the default host when it is unset or unusable (with a WARNING: a
+    stray variable must not crash the app at start-up)."""
+    if not value:
+        return DEFAULT_HOST
+    if not value.strip().startswith(("http://", "https://")):
+        logger.warning(
+            "POSTHOG_HOST=%r ignored: it must start with http:// or https://; using %s",
+            value[:100],
+            DEFAULT_HOST,
+        )
+        return DEFAULT_HOST
+    return value
 
 
 class _Fields(NamedTuple):
@@ -86,9 +102,12 @@ class _Fields(NamedTuple):
     shutdown_timeout_s: float = DEFAULT_SHUTDOWN_TIMEOUT_S
     session_idle_timeout_s: float = DEFAULT_SESSION_IDLE_TIMEOUT_S
     super_properties: Mapping[str, object] = MappingProxyType({})
+    read_env: bool = True
 
 
-_BOOLEANS: Final = ("persist", "strict", "disabled", "debug", "sync_mode", "gzip", "disable_geoip")
+_BOOLEANS: Final = (
+    "persist", "strict", "disabled", "debug", "sync_mode", "gzip", "disable_geoip", "read_env"
+)  # fmt: skip
 # name -> smallest accepted value
 _COUNTS: Final = {"flush_at": 1, "max_batch_size": 1, "max_queue_size": 1, "max_disk_bytes": 1,
                   "max_retries": 0}  # fmt: skip
@@ -154,13 +173,20 @@ class Options(_Fields):
         """Build options from arguments, falling back to ``POSTHOG_*`` environment variables.
 
         ``None`` for an argument means "not given": its environment variable, else its default.
+        ``read_env=False`` reads none of them (an app embedding the SDK for its own telemetry
+        must not be steered by its user's PostHog settings). An unusable environment value is
+        ignored with a WARNING; an unusable argument raises ``ConfigurationError``.
         """
-        key = api_key if api_key is not None else os.environ.get("POSTHOG_API_KEY", "")
-        host = kwargs.pop("host", None) or os.environ.get("POSTHOG_HOST") or DEFAULT_HOST
-        if not isinstance(host, str):
+        read_env = kwargs.get("read_env", True)
+        env: Mapping[str, str] = os.environ if read_env is not False else {}
+        key = api_key if api_key is not None else env.get("POSTHOG_API_KEY", "")
+        host = kwargs.pop("host", None)
+        if host is None:
+            host = _env_host(env.get("POSTHOG_HOST"))
+        elif not isinstance(host, str):
             raise _invalid("host", host, "a URL starting with http:// or https://")
-        if kwargs.get("storage_dir") is None and os.environ.get("POSTHOG_CLIENT_DIR"):
-            kwargs["storage_dir"] = os.environ["POSTHOG_CLIENT_DIR"]
+        if kwargs.get("storage_dir") is None and env.get("POSTHOG_CLIENT_DIR"):
+            kwargs["storage_dir"] = env["POSTHOG_CLIENT_DIR"]
         storage_dir = kwargs.get("storage_dir")
         if storage_dir is not None:
             if not isinstance(storage_dir, str | os.PathLike):
@@ -173,11 +199,13 @@ class Options(_Fields):
                 if kwargs.get(name) is None:
                     kwargs[name] = value
         if kwargs.get("debug") is None:
-            kwargs["debug"] = bool(_env_bool("POSTHOG_CLIENT_DEBUG"))
+            kwargs["debug"] = bool(_env_bool(env, "POSTHOG_CLIENT_DEBUG"))
         if kwargs.get("strict") is None:
-            kwargs["strict"] = _env_bool("POSTHOG_CLIENT_STRICT")
-        if kwargs.get("backend") is None and os.environ.get("POSTHOG_CLIENT_BACKEND"):
-            kwargs["backend"] = _named_backend(os.environ["POSTHOG_CLIENT_BACKEND"])
+            kwargs["strict"] = _env_bool(env, "POSTHOG_CLIENT_STRICT")
+        if kwargs.get("backend") is None and env.get("POSTHOG_CLIENT_BACKEND"):
+            kwargs["backend"] = _named_backend(env["POSTHOG_CLIENT_BACKEND"])
+            if kwargs["backend"] is None:  # a misspelt test switch must not send real data
+                kwargs["disabled"] = True
             # A test run: bad input fails the test, and without a storage dir nothing hits disk.
             if kwargs.get("strict") is None:
                 kwargs["strict"] = True
@@ -227,7 +255,9 @@ def register_backend(name: str, factory: Callable[[], Backend]) -> None:
     _backend_factories[name] = factory
 
 
-def _named_backend(name: str) -> Backend:
+def _named_backend(name: str) -> Backend | None:
+    """The backend ``POSTHOG_CLIENT_BACKEND`` names, or None (with a WARNING) if none has that
+    name."""
     key = name.strip().lower()
     if key not in _backend_factories and key in _BACKEND_PROVIDERS:
         import importlib
@@ -236,9 +266,12 @@ def _named_backend(name: str) -> Backend:
     factory = _backend_factories.get(key)
     if factory is None:
         names = sorted({*_BACKEND_PROVIDERS, *_backend_factories})
-        raise ConfigurationError(
-            f"POSTHOG_CLIENT_BACKEND must be {' or '.join(map(repr, names))} or unset, not {name!r}"
+        logger.warning(
+            "POSTHOG_CLIENT_BACKEND=%r is not a backend (expected %s or unset): nothing is sent",
+            name[:100],
+            " or ".join(map(repr, names)),
         )
+        return None
     return factory()
 
 

@@ -115,3 +115,54 @@ def test_mypy_rejects_a_misspelt_or_mistyped_option_in_user_code(tmp_path: Path)
     assert status == 1, out
     assert errors == [6, 7, 8], out  # the three wrong calls, never the two right ones
     assert "flush_at_" in out and "serverless" in out
+
+
+# -- the environment ---------------------------------------------------------------------------
+
+
+def test_an_explicit_argument_wins_over_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("POSTHOG_API_KEY", "phc_env")
+    monkeypatch.setenv("POSTHOG_HOST", "https://eu.i.posthog.com")
+    monkeypatch.setenv("POSTHOG_CLIENT_DIR", str(tmp_path / "env"))
+    monkeypatch.setenv("POSTHOG_CLIENT_DEBUG", "1")
+    options = Options.resolve(
+        "phc_app", host="https://app.example", storage_dir=tmp_path / "app", debug=False
+    )
+    assert (options.api_key, options.host) == ("phc_app", "https://app.example")
+    assert (options.storage_dir, options.debug) == (tmp_path / "app", False)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("POSTHOG_HOST", "eu.i.posthog.com"), ("POSTHOG_CLIENT_BACKEND", "nonsense")],
+)
+def test_an_unusable_environment_value_is_ignored_with_a_warning_never_raised(
+    name: str, value: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv(name, value)
+    client = Client("phc_app", persist=False)
+    assert client.options.host == "https://us.i.posthog.com"
+    assert f"{name}={value!r}" in caplog.text
+    client.shutdown(0)
+
+
+def test_read_env_false_reads_no_posthog_variable(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name, value in {
+        "POSTHOG_API_KEY": "phc_user",
+        "POSTHOG_HOST": "https://users-own-posthog.example",
+        "POSTHOG_CLIENT_DIR": str(tmp_path / "users-dir"),
+        "POSTHOG_CLIENT_DEBUG": "1",
+        "POSTHOG_CLIENT_STRICT": "1",
+        "POSTHOG_CLIENT_BACKEND": "memory",
+    }.items():
+        monkeypatch.setenv(name, value)
+    options = Options.resolve("phc_app", read_env=False)
+    assert (options.api_key, options.host) == ("phc_app", "https://us.i.posthog.com")
+    assert options.storage_dir is None and options.backend is None
+    assert not options.debug and not options.strict
+    with pytest.raises(ConfigurationError, match="api_key is required"):
+        Options.resolve(read_env=False)  # POSTHOG_API_KEY is not read either
