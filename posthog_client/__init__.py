@@ -16,6 +16,7 @@ from ._api import (
     alias,
     capture,
     capture_exception,
+    consent_status,
     flush,
     get_client,
     get_device_id,
@@ -51,6 +52,7 @@ from ._exceptions import (
     RetryableTransportError,
     TransportError,
 )
+from ._identity.consent import ConsentStatus
 from ._identity.context import identify_context, set_context_session, tag
 from ._linking import build_deep_link, handle_deep_link, tracing_headers
 from ._version import __version__
@@ -59,6 +61,7 @@ __all__ = [
     "Backend",
     "Client",
     "ConfigurationError",
+    "ConsentStatus",
     "FlushResult",
     "IntegrationUnavailable",
     "InvalidDistinctIdError",
@@ -73,6 +76,7 @@ __all__ = [
     "build_deep_link",
     "capture",
     "capture_exception",
+    "consent_status",
     "flush",
     "get_client",
     "get_device_id",

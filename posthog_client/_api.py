@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec
 from . import _default
 from ._client import Client
 from ._delivery.contract import FlushResult
+from ._identity.consent import ConsentStatus
 from ._log import warn_once
 
 if TYPE_CHECKING:
@@ -18,6 +19,7 @@ __all__ = [
     "alias",
     "capture",
     "capture_exception",
+    "consent_status",
     "flush",
     "get_client",
     "get_device_id",
@@ -184,9 +186,16 @@ def opt_out() -> None:
         c.opt_out()
 
 
-def opt_in() -> None:
-    if c := _current("opt_in"):
-        c.opt_in()
+def opt_in() -> bool:
+    c = _current("opt_in")
+    return c is not None and c.opt_in()
+
+
+def consent_status() -> ConsentStatus:
+    c = _current("consent_status")
+    if c is None:
+        return ConsentStatus(False, "posthog_client.init() was not called")
+    return c.consent_status()
 
 
 def has_opted_out() -> bool:

@@ -33,6 +33,7 @@ from ._events.timestamps import format_timestamp, now_timestamp
 from ._events.uuid7 import normalize_uuid, uuid7
 from ._exceptions import InvalidEventError, PostHogError
 from ._guard import never_raises
+from ._identity.consent import ConsentStatus, consent_status
 from ._identity.context import current_context
 from ._identity.methods import IdentityMethods
 from ._identity.properties import EventProperties
@@ -125,7 +126,8 @@ class Client(IdentityMethods):
         self.options = Options.resolve(**arguments)
         if self.options.debug:
             enable_debug_logging()
-        self._opt_out_env = env_opt_out_reason() or ("disabled" if self.options.disabled else None)
+        self._env_opt_out = env_opt_out_reason()
+        self._opt_out_env = self._env_opt_out or ("disabled" if self.options.disabled else None)
         persisted = self.options.persist and self._opt_out_env is None
         self._store = StateStore(self.options.project_dir if persisted else None)
         self._ids = IdChecker(self.options.strict)
@@ -303,14 +305,23 @@ class Client(IdentityMethods):
             purged = self._get_delivery().purge()
             logger.info("opted out; %d unsent events deleted", purged)
 
-    @never_raises(None)
-    def opt_in(self) -> None:
-        """Resume sending and remember the choice; an opt-out by environment still wins."""
+    @never_raises(False)
+    def opt_in(self) -> bool:
+        """Resume sending and remember the choice; returns whether sending is now on.
+
+        An opt-out by the environment (``DO_NOT_TRACK``) or ``disabled=True`` still wins: then
+        nothing changes, a WARNING says why, and the result is False.
+        """
         if self._opt_out_env is not None:
-            logger.warning("opt_in() ignored: %s opts this process out", self._opt_out_env)
-            return
+            logger.warning("opt_in() ignored: %s; nothing is sent", self.consent_status().reason)
+            return False
         self._opted_out = False
         self._store.set_opted_out(False)
+        return True
+
+    def consent_status(self) -> ConsentStatus:
+        """Whether this client sends events and, if not, why (see ``ConsentStatus``)."""
+        return consent_status(self._env_opt_out, self.options.disabled, self._store.consent())
 
     @never_raises(FlushResult())
     def flush(self, timeout_s: float | None = None) -> FlushResult:

@@ -17,7 +17,24 @@ if TYPE_CHECKING:
 
     from ._delivery.backend import Backend
 
-__all__ = ["DEFAULT_HOST", "Mode", "Options", "env_opt_out_reason"]
+__all__ = [
+    "DEFAULT_FLUSH_AT",
+    "DEFAULT_FLUSH_INTERVAL_S",
+    "DEFAULT_HOST",
+    "DEFAULT_MAX_BATCH_SIZE",
+    "DEFAULT_MAX_DISK_BYTES",
+    "DEFAULT_MAX_QUEUE_SIZE",
+    "DEFAULT_MAX_RETRIES",
+    "DEFAULT_SESSION_IDLE_TIMEOUT_S",
+    "DEFAULT_SHUTDOWN_TIMEOUT_S",
+    "DEFAULT_TIMEOUT_S",
+    "SESSION_MAX_LENGTH_S",
+    "Mode",
+    "Options",
+    "env_opt_out_reason",
+    "normalize_host",
+    "register_backend",
+]
 
 # "server": a backend service whose events come from request contexts (identity-spec §1g).
 Mode: TypeAlias = Literal["desktop", "server"]

@@ -33,7 +33,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "_context": SHARED | {"_events", "_identity", "_default"},
     "_linking": SHARED | {"_identity", "_default"},
     "_client": SHARED | {"_events", "_identity", "_delivery", "_context"},
-    "_api": SHARED | {"_client", "_default", "_delivery"},
+    "_api": SHARED | {"_client", "_default", "_delivery", "_identity"},
     "server": LEAVES | {"_events", "_identity"},
     "_recorder": LEAVES | {"server"},
     "testing": SHARED | {"_default", "_recorder"},

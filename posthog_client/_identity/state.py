@@ -89,7 +89,8 @@ class StateStore:
         self._file_lock: BaseFileLock | None = None
         self._state: IdentityState | None = None
         self._stamp: tuple[int, int, int] | None = None
-        self._consent: bool | None = None  # the choice itself when nothing is persisted
+        # the choice itself (and when it was made) when nothing is persisted
+        self._consent: tuple[bool, str | None] | None = None
         self._pid = os.getpid()
 
     def current(self) -> IdentityState:
@@ -204,23 +205,31 @@ class StateStore:
 
     def opted_out(self) -> bool | None:
         """The persisted consent choice, or None if none was made (or nothing is persisted)."""
+        choice = self.consent()
+        return None if choice is None else choice[0]
+
+    def consent(self) -> tuple[bool, str | None] | None:
+        """The user's consent choice (opted out?, when, as ISO 8601 UTC), or None if none."""
         if self._dir is None:
             return self._consent
         try:
-            value = json.loads((self._dir / "consent.json").read_bytes()).get("opted_out")
+            data = json.loads((self._dir / "consent.json").read_bytes())
+            opted_out, changed_at = data.get("opted_out"), data.get("changed_at")
         except (OSError, ValueError, AttributeError):
             return None
-        return value if isinstance(value, bool) else None
+        if not isinstance(opted_out, bool):
+            return None
+        return opted_out, changed_at if isinstance(changed_at, str) else None
 
     def set_opted_out(self, opted_out: bool) -> None:
-        self._consent = opted_out
+        changed_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        self._consent = (opted_out, changed_at)
         if self._dir is None:
             return
         try:
             self._dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-            write_atomically(
-                self._dir / "consent.json", json.dumps({"opted_out": opted_out}).encode()
-            )
+            record = {"opted_out": opted_out, "changed_at": changed_at}
+            write_atomically(self._dir / "consent.json", json.dumps(record).encode())
         except OSError as exc:
             warn_once(
                 "consent-write", "cannot persist the consent choice in %s: %s", self._dir, exc
