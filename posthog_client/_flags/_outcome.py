@@ -9,8 +9,6 @@ from typing import Final
 
 __all__ = ["REASON_SCORES", "FlagResult", "Inconclusive", "Subject", "describe"]
 
-_EMPTY: Final[Mapping[str, object]] = {}
-
 # Rank of a reason when several conditions disagree (E21): the best one is reported.
 REASON_SCORES: Final = {
     "super_condition_value": 6,
