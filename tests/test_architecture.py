@@ -31,6 +31,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "_identity": SHARED | {"_events"},
     "_delivery": SHARED | {"_events"},
     "_mixpanel": LEAVES,
+    "_flags": LEAVES,
     "_context": SHARED | {"_events", "_identity", "_default"},
     "_linking": SHARED | {"_identity", "_default"},
     "_client": SHARED | {"_events", "_identity", "_delivery", "_context"},
