@@ -6,7 +6,7 @@ dependencies, group flags, holdouts, early access, reasons and payloads. Around 
 the definitions JSON (``/flags/definitions``, or a ``flags.json``), reading a ``/flags``
 request body, and building the ``/flags`` answer from definitions and stored data.
 
-Imports: only the standard library and the shared leaves ``posthog_client._exceptions``,
+May import: only the standard library and the shared leaves ``posthog_client._exceptions``,
 ``posthog_client._log`` and ``posthog_client._types``; nothing imports from the client, the
 server or the network. Nothing here runs at import time; load it lazily.
 
