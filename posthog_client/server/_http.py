@@ -8,6 +8,7 @@ explorer. A bad request never stops the server and never gets a 5xx; errors are 
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 from http import HTTPStatus
@@ -24,6 +25,7 @@ __all__ = ["IngestionHTTPServer"]
 
 _IDLE_TIMEOUT_S: Final = 60.0
 _MAX_DRAIN: Final = 4 * BATCH_BODY_LIMIT  # past this, hanging up beats reading an oversized body
+_KEY_IN_QUERY: Final = re.compile(r"([?&]key=)[^&\s]*")
 _SECURITY_HEADERS: Final = (
     ("X-Content-Type-Options", "nosniff"),
     ("X-Frame-Options", "DENY"),
@@ -188,7 +190,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         if self.server.log_requests:
-            super().log_message(format, *args)
+            # a personal API key may ride in the query string: never print it
+            super().log_message(format, *(_KEY_IN_QUERY.sub(r"\1…", str(a)) for a in args))
 
 
 def _error(status: int, code: str, message: str, *, close: bool = False) -> Response:

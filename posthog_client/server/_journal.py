@@ -12,12 +12,12 @@ from typing import Any, Final
 
 from .._events import format_timestamp
 from ._models import IngestionWarning, MergeOutcome, MergeRecord
+from ._schema import IDS_OF_PERSON
 from ._strings import dumps
 from ._time import stored_time
 
 __all__ = ["Journal"]
 
-_IDS_OF_PERSON: Final = "SELECT distinct_id FROM distinct_ids WHERE person_id = ?"
 _MERGE_COLUMNS: Final = (
     "event, event_uuid, distinct_id, other_distinct_id, outcome, warning,"
     " target_person_uuid, source_person_uuid, timestamp"
@@ -66,7 +66,7 @@ class Journal:
         """The newest warnings raised by events of any distinct id the person has now."""
         rows = self._db.execute(
             "SELECT type, details, timestamp FROM ingestion_warnings"
-            f" WHERE distinct_id IN ({_IDS_OF_PERSON}) ORDER BY id DESC LIMIT ?",
+            f" WHERE distinct_id IN ({IDS_OF_PERSON}) ORDER BY id DESC LIMIT ?",
             (person_id, limit),
         )
         return [_warning(row) for row in rows]
@@ -104,8 +104,8 @@ class Journal:
     def merges_of_person(self, person_id: int, limit: int) -> list[MergeRecord]:
         """The newest merge requests naming any distinct id the person has now, on either side."""
         rows = self._db.execute(
-            f"SELECT {_MERGE_COLUMNS} FROM merges WHERE distinct_id IN ({_IDS_OF_PERSON})"
-            f" OR other_distinct_id IN ({_IDS_OF_PERSON}) ORDER BY id DESC LIMIT ?",
+            f"SELECT {_MERGE_COLUMNS} FROM merges WHERE distinct_id IN ({IDS_OF_PERSON})"
+            f" OR other_distinct_id IN ({IDS_OF_PERSON}) ORDER BY id DESC LIMIT ?",
             (person_id, person_id, limit),
         )
         return [_merge(row) for row in rows]

@@ -5,7 +5,10 @@ from __future__ import annotations
 import sqlite3
 from typing import Final
 
-__all__ = ["create_schema"]
+__all__ = ["IDS_OF_PERSON", "create_schema"]
+
+IDS_OF_PERSON: Final = "SELECT distinct_id FROM distinct_ids WHERE person_id = ?"
+"""A subquery: every distinct id of the person whose row id is bound to ``?``."""
 
 _TABLES: Final = """
 CREATE TABLE IF NOT EXISTS persons (

@@ -19,7 +19,7 @@ from typing import Any, Final, TypeAlias
 from .._events import format_timestamp
 from ._group_store import GroupStore
 from ._journal import Journal
-from ._schema import create_schema
+from ._schema import IDS_OF_PERSON, create_schema
 from ._strings import dumps, replace_nul
 
 __all__ = ["EventRow", "PersonRow", "Store"]
@@ -30,7 +30,6 @@ _EVENT_COLUMNS: Final = """
     LEFT JOIN distinct_ids d ON d.distinct_id = e.distinct_id
     LEFT JOIN persons p ON p.id = d.person_id
 """
-_IDS_OF_PERSON: Final = "SELECT distinct_id FROM distinct_ids WHERE person_id = ?"
 
 
 _Owner: TypeAlias = int | str | None
@@ -41,7 +40,7 @@ def _events_filter(owner: _Owner) -> tuple[str, tuple[int | str, ...]]:
     if owner is None:
         return "", ()
     if isinstance(owner, int):
-        return f"WHERE e.distinct_id IN ({_IDS_OF_PERSON})", (owner,)
+        return f"WHERE e.distinct_id IN ({IDS_OF_PERSON})", (owner,)
     return "WHERE e.distinct_id = ?", (owner,)
 
 
@@ -162,7 +161,7 @@ class Store:
         )
 
     def distinct_ids_of(self, person_id: int) -> list[str]:
-        rows = self._db.execute(f"{_IDS_OF_PERSON} ORDER BY rowid", (person_id,))
+        rows = self._db.execute(f"{IDS_OF_PERSON} ORDER BY rowid", (person_id,))
         return [row[0] for row in rows]
 
     def create_person(

@@ -86,14 +86,17 @@ def test_serve_starts_answers_and_stops_cleanly(signum: int) -> None:
 
 @pytest.mark.slow
 def test_serve_prints_the_explorer_and_the_key_it_requires() -> None:
-    args = ["serve", "--port", "0", "--personal-api-key", "phx_cli", "--allowed-host", "box"]
+    args = ["serve", "--port", "0", "--personal-api-key", "phx_cli", "--verbose"]
     with serving(args) as (process, url, _):
         deadline = time.monotonic() + TIMEOUT_S
         explorer, notice = read_line(process, deadline), read_line(process, deadline)
         assert explorer.strip() == f"posthog-client: person explorer: {url}/?key=phx_cli"
         assert "require the personal API key" in notice and "Bearer phx_cli" in notice
         assert get_json(url, "/api/persons")[0] == 401
-        assert stop(process, signal.SIGINT)[0] == 0
+        assert get_json(url, "/api/persons?limit=1&key=phx_cli")[0] == 200
+        code, _, err = stop(process, signal.SIGINT)
+    assert code == 0
+    assert "GET /api/persons?limit=1&key=… " in err and "phx_cli" not in err  # logs hide it
 
 
 @pytest.mark.slow
