@@ -148,9 +148,9 @@ class Store:
 
     @staticmethod
     def _search_filter(text: str) -> tuple[str, tuple[str, ...]]:
-        key, equals, value = text.partition("=")
-        if equals and key.strip() and '"' not in key:
-            path = f'$."{key.strip()}"'
+        key, equals, value = (part.strip() for part in text.partition("="))
+        if equals and key and '"' not in key:
+            path = f'$."{key}"'
             value_of = "json_extract(p.properties, ?)"
             return f"{value_of} = ? OR CAST({value_of} AS TEXT) = ?", (path, value, path, value)
         pattern = _like(text)

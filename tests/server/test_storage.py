@@ -43,6 +43,7 @@ def story(engine: PersonEngine) -> PersonEngine:
         ("anon", ["bob", "alice"]),  # a part of an id, newest person first
         ("example.com", ["bob", "alice"]),  # a part of a property value
         ("email=bob@example.com", ["bob"]),  # one property, exactly
+        (" email = bob@example.com ", ["bob"]),
         ("age=30", ["bob"]),  # compared as text too
         ("email=bob", []),
         ("100%", []),  # LIKE wildcards are literal
