@@ -13,7 +13,8 @@ desktop or CLI app would:
 5. a second user on the device   (anonymous again, then identifies as someone else)
 
 Finally it asks the server's query API for every person, and shows that looking a person up by
-ANY of its distinct ids returns the same person with the whole history.
+ANY of its distinct ids returns the same person with the whole history. It prints the address
+of the server's person explorer; with --serve it keeps the server up so you can open it.
 """
 
 from __future__ import annotations
@@ -85,9 +86,10 @@ def show(host: str) -> None:
         )
 
 
-def main() -> int:
+def main(keep_serving: bool) -> int:
     with ExitStack() as stack:
         host = os.environ.get("POSTHOG_HOST")
+        server = None
         if not host:
             server = stack.enter_context(LocalServer())
             host = server.url
@@ -98,6 +100,15 @@ def main() -> int:
         for step in STEPS:
             subprocess.run([sys.executable, __file__, step], env=env, check=True, timeout=60)
         show(host)
+        print(f"\nperson explorer: {server.explorer_url if server else host + '/'}")
+        if server is not None and keep_serving:
+            print("serving until Ctrl-C")
+            try:
+                server.wait()
+            except KeyboardInterrupt:
+                pass
+        elif server is not None:
+            print("(it stops with this script: run it with --serve to keep it up)")
     return 0
 
 
@@ -105,4 +116,4 @@ if __name__ == "__main__":
     if len(sys.argv) == 2 and sys.argv[1] in STEPS:
         run_step(sys.argv[1])
     else:
-        raise SystemExit(main())
+        raise SystemExit(main(keep_serving=sys.argv[1:] == ["--serve"]))

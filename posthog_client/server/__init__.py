@@ -3,8 +3,8 @@
 Point any PostHog SDK (this one, posthog-python, posthog-js…) at it to see identity
 resolution work end to end, offline: anonymous events, ``$identify``, ``$create_alias`` and
 ``$merge_dangerously`` merge persons exactly as PostHog's ingestion does (refusals and
-ingestion warnings included), and the query API returns a person by any of its distinct ids,
-with its full event history.
+ingestion warnings included), the query API returns a person by any of its distinct ids,
+with its full event history, and a person explorer at ``/`` shows it all in a browser.
 
 From a shell: ``posthog-client serve`` (or ``python -m posthog_client.server``). In-process::
 
@@ -25,8 +25,11 @@ from ._models import (
     Group,
     IngestionWarning,
     IngestResult,
+    MergeOutcome,
+    MergeRecord,
     Person,
     PersonMode,
+    PropertySource,
     RequestRejectedError,
     StoredEvent,
 )
@@ -37,9 +40,12 @@ __all__ = [
     "IngestResult",
     "IngestionWarning",
     "LocalServer",
+    "MergeOutcome",
+    "MergeRecord",
     "Person",
     "PersonEngine",
     "PersonMode",
+    "PropertySource",
     "RequestRejectedError",
     "StoredEvent",
 ]

@@ -21,10 +21,20 @@ from typing import Any, cast
 
 from .._log import logger
 from ._capture import CapturedEvent, capture_events, parse_sent_at
-from ._models import Group, IngestionWarning, IngestResult, Person, PersonMode, StoredEvent
-from ._rules import EventProcessor, person_uuid, stored_time
+from ._ids import person_uuid
+from ._models import (
+    Group,
+    IngestionWarning,
+    IngestResult,
+    MergeRecord,
+    Person,
+    PersonMode,
+    PropertySource,
+    StoredEvent,
+)
+from ._rules import EventProcessor
 from ._storage import EventRow, PersonRow, Store
-from ._time import UTC
+from ._time import UTC, stored_time
 
 __all__ = ["PersonEngine"]
 
@@ -64,6 +74,12 @@ class PersonEngine:
         self._lock = threading.RLock()
         self._store = Store(db_path)
         self._closed = False
+        self._revision = 0
+
+    @property
+    def revision(self) -> int:
+        """A number that grows whenever an ingest stores an event or raises a warning."""
+        return self._revision
 
     def close(self) -> None:
         """Close the database; idempotent."""
@@ -104,6 +120,8 @@ class PersonEngine:
             processor = EventProcessor(self._store, self.team_id, received_at)
             for event in self._processing_order(captured):
                 processor.process(event)
+            if processor.stored or processor.warnings:
+                self._revision += 1
         logger.debug(
             "local server: stored %d events (%d duplicates, %d dropped)",
             processor.stored,
@@ -141,11 +159,35 @@ class PersonEngine:
             row = self._store.person_by_uuid(uuid)
             return None if row is None else self._person(row)
 
-    def persons(self, *, limit: int | None = None, offset: int = 0) -> list[Person]:
-        """Persons, oldest first."""
+    def persons(
+        self, *, limit: int | None = None, offset: int = 0, newest_first: bool = False
+    ) -> list[Person]:
+        """Persons, oldest first (``newest_first``: the most recently created first)."""
         with self._lock:
-            rows = self._store.persons(-1 if limit is None else limit, offset)
+            rows = self._store.persons(
+                -1 if limit is None else limit, offset, newest_first=newest_first
+            )
             return [self._person(row) for row in rows]
+
+    def search_persons(
+        self, text: str, *, limit: int = 100, offset: int = 0
+    ) -> tuple[list[Person], int]:
+        """Persons whose uuid is ``text`` or one of whose distinct ids or property values
+        contains it (``key=value``: that property equals value), newest first; and how many."""
+        with self._lock:
+            rows, total = self._store.search_persons(text, limit, offset)
+            return [self._person(row) for row in rows], total
+
+    def merges(self, person_uuid: str, *, limit: int = 200) -> list[MergeRecord]:
+        """The newest merge requests naming any distinct id of the person, refusals included."""
+        with self._lock:
+            row = self._store.person_by_uuid(person_uuid)
+            return [] if row is None else self._store.journal.merges_of_person(row.id, limit)
+
+    def merged_into(self, person_uuid: str) -> str | None:
+        """The uuid of the person a person (now gone) was merged into, if it was."""
+        with self._lock:
+            return self._store.journal.merged_into(person_uuid)
 
     def count_persons(self) -> int:
         """How many persons exist."""
@@ -153,7 +195,12 @@ class PersonEngine:
             return self._store.count_persons()
 
     def events(
-        self, distinct_id: str | None = None, *, limit: int | None = None, offset: int = 0
+        self,
+        distinct_id: str | None = None,
+        *,
+        limit: int | None = None,
+        offset: int = 0,
+        oldest_first: bool = False,
     ) -> list[StoredEvent]:
         """Events newest first: the whole history of ``distinct_id``'s person, or all events.
 
@@ -162,7 +209,9 @@ class PersonEngine:
         """
         with self._lock:
             owner = self._owner(distinct_id)
-            rows = self._store.events(owner, -1 if limit is None else limit, offset)
+            rows = self._store.events(
+                owner, -1 if limit is None else limit, offset, oldest_first=oldest_first
+            )
             return [self._event(row) for row in rows]
 
     def count_events(self, distinct_id: str | None = None) -> int:
@@ -170,20 +219,32 @@ class PersonEngine:
         with self._lock:
             return self._store.count_events(self._owner(distinct_id))
 
-    def warnings(self) -> list[IngestionWarning]:
-        """Every ingestion warning so far, oldest first."""
+    def warnings(
+        self, *, limit: int | None = None, offset: int = 0, newest_first: bool = False
+    ) -> list[IngestionWarning]:
+        """Ingestion warnings, oldest first (or ``newest_first``)."""
         with self._lock:
-            return [
-                IngestionWarning(kind, details, stored_time(timestamp))
-                for kind, details, timestamp in self._store.warnings()
-            ]
+            return self._store.journal.warnings(
+                -1 if limit is None else limit, offset, newest_first=newest_first
+            )
+
+    def count_warnings(self) -> int:
+        """How many ingestion warnings were raised."""
+        with self._lock:
+            return self._store.journal.count_warnings()
+
+    def person_warnings(self, person_uuid: str, *, limit: int = 200) -> list[IngestionWarning]:
+        """The newest warnings raised by events of any distinct id the person has now."""
+        with self._lock:
+            row = self._store.person_by_uuid(person_uuid)
+            return [] if row is None else self._store.journal.warnings_of_person(row.id, limit)
 
     def groups(self) -> list[Group]:
         """Every group known from ``$groupidentify`` events."""
         with self._lock:
             return [
                 Group(group_type, index, key, properties, stored_time(created_at))
-                for group_type, index, key, properties, created_at in self._store.groups()
+                for group_type, index, key, properties, created_at in self._store.groups.all()
             ]
 
     def _owner(self, distinct_id: str | None) -> int | str | None:
@@ -201,6 +262,15 @@ class PersonEngine:
             created_at=stored_time(row.created_at),
             last_seen_at=None if row.last_seen_at is None else stored_time(row.last_seen_at),
             version=row.version,
+            property_sources={
+                key: PropertySource(
+                    source.get("op", "?"),
+                    source.get("event", "?"),
+                    source.get("uuid", ""),
+                    stored_time(source["at"]),
+                )
+                for key, source in row.sources.items()
+            },
         )
 
     def _event(self, row: EventRow) -> StoredEvent:

@@ -1,53 +1,59 @@
-"""HTTP front of the local server: PostHog's ingestion routes and the JSON query API.
+"""HTTP front of the local server: one threading server dispatching to a route table.
 
-Every answer is JSON, errors included (``{"status", "code", "error"}``), and a bad request
-never stops the server. Connections are kept alive (HTTP/1.1) and tracked, so stopping the
-server closes them and joins every handler thread.
+Routes (``_router.Route``) are PostHog's ingestion routes, the JSON query API and the person
+explorer. A bad request never stops the server and never gets a 5xx; errors are JSON
+(``{"status", "code", "error"}``) except on explorer pages. Connections are kept alive
+(HTTP/1.1) and tracked, so stopping the server closes them and joins every handler thread.
 """
 
 from __future__ import annotations
 
-import json
+import re
 import socket
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Final
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from .._log import logger
-from ._engine import PersonEngine
-from ._models import RequestRejectedError
-from ._payload import BATCH_BODY_LIMIT, EVENT_BODY_LIMIT, check_token, parse_ingest_request
-from ._query import answer_query
+from ._access import KEY_COOKIE, AccessPolicy
+from ._payload import BATCH_BODY_LIMIT
+from ._router import Request, Response, Route, Router
 
 __all__ = ["IngestionHTTPServer"]
 
-_BATCH_ROUTE: Final = "/batch"
-_EVENT_ROUTES: Final = frozenset({"/capture", "/e", "/i/v0/e", "/track"})
 _IDLE_TIMEOUT_S: Final = 60.0
-_MAX_DRAIN: Final = 4 * BATCH_BODY_LIMIT
+_MAX_DRAIN: Final = 4 * BATCH_BODY_LIMIT  # past this, hanging up beats reading an oversized body
+_KEY_IN_QUERY: Final = re.compile(r"([?&]key=)[^&\s]*")
+_SECURITY_HEADERS: Final = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "no-referrer"),
+)
 
 
 class IngestionHTTPServer(ThreadingHTTPServer):
-    """A threading HTTP server bound to one engine and one project key."""
+    """A threading HTTP server serving one route table under one access policy."""
 
     # handler threads are joined on close; stop() first shuts their connections down
     daemon_threads = False
     block_on_close = True
+    # a burst of SDK connections must not wait for SYN retransmits (the default backlog is 5)
+    request_queue_size = 1024
 
     def __init__(
         self,
         address: tuple[str, int],
-        engine: PersonEngine,
-        api_key: str,
+        router: Router,
+        access: AccessPolicy,
         *,
         log_requests: bool = False,
     ) -> None:
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
-        self.engine = engine
-        self.api_key = api_key
+        self.router = router
+        self.access = access
         self.log_requests = log_requests
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
@@ -87,58 +93,62 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     server_version = "posthog-client-local"
 
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_HEAD(self) -> None:
+        self._dispatch("GET")
+
     def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def _dispatch(self, method: str) -> None:
         url = urlsplit(self.path)
-        route = url.path.rstrip("/")
-        if route != _BATCH_ROUTE and route not in _EVENT_ROUTES:
-            self._send_error(404, "not_found", f"no such route: POST {url.path}", close=True)
+        match = self.server.router.match(method, url.path)
+        if match is None:
+            self._send(_error(404, "not_found", f"no such route: {method} {url.path}", close=True))
             return
-        limit = BATCH_BODY_LIMIT if route == _BATCH_ROUTE else EVENT_BODY_LIMIT
-        body = self._read_body(limit)
+        route, params = match
+        query = parse_qs(url.query, keep_blank_values=True)
+        refusal = self._refusal(route, query)
+        body = self._read_body(route.body_limit) if method == "POST" else b""
         if body is None:
             return
-        query = parse_qs(url.query, keep_blank_values=True)
-        try:
-            request = parse_ingest_request(
-                body,
-                limit=limit,
-                query=query,
-                content_type=self.headers.get("Content-Type", ""),
-                content_encoding=self.headers.get("Content-Encoding", ""),
-            )
-            check_token(request, self.server.api_key)
-            self.server.engine.ingest(request.events, sent_at=request.sent_at)
-        except RequestRejectedError as exc:
-            self._send_error(exc.status, exc.code, str(exc))
-        except Exception:
-            logger.exception("local server: failed to ingest a request to %s", url.path)
-            self._send_error(500, "internal_error", "the local server failed to store the events")
-        else:
-            if query.get("beacon") == ["1"]:
-                self._send(204, None)
-            else:
-                self._send(200, {"status": 1})
-
-    def do_GET(self) -> None:
-        url = urlsplit(self.path)
-        try:
-            status, payload = answer_query(
-                self.server.engine, url.path, parse_qs(url.query, keep_blank_values=True)
-            )
-        except Exception:
-            logger.exception("local server: failed to answer GET %s", url.path)
-            self._send_error(500, "internal_error", "the local server failed to answer")
+        if refusal is not None:
+            self._send(refusal)
             return
-        self._send(status, payload)
+        if route.html and "key" in query and self.server.access.personal_api_key is not None:
+            self._send(_remember_key(url.path, query, self.server.access.personal_api_key))
+            return
+        request = Request(method, url.path, query, self.headers, body, params)
+        try:
+            response = route.handler(request)
+        except Exception:
+            logger.exception("local server: failed to answer %s %s", method, url.path)
+            response = _error(500, "internal_error", "the local server failed to answer")
+        self._send(response)
+
+    def _refusal(self, route: Route, query: dict[str, list[str]]) -> Response | None:
+        """Why a private route may not answer this request, or None."""
+        if not route.private:
+            return None
+        access = self.server.access
+        if not access.host_allowed(self.headers):
+            message = "unknown Host header: use the address the server printed at start-up"
+            return _refused(route, 403, "host_not_allowed", message)
+        if not access.key_given(self.headers, query):
+            message = "this server needs its personal API key: Authorization: Bearer <key>"
+            return _refused(route, 401, "authentication_required", message)
+        return None
 
     def _read_body(self, limit: int) -> bytes | None:
         """The request body, or None once the request was answered (411, 413, 400) or lost."""
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            self._send_error(411, "length_required", "send a Content-Length", close=True)
+            self._send(_error(411, "length_required", "send a Content-Length", close=True))
             return None
         text = self.headers.get("Content-Length", "0").strip()
         if not (text.isascii() and text.isdigit()):
-            self._send_error(400, "invalid_content_length", "invalid Content-Length", close=True)
+            self._send(_error(400, "invalid_content_length", "invalid Content-Length", close=True))
             return None
         length = int(text)
         if length > limit:
@@ -148,12 +158,8 @@ class _Handler(BaseHTTPRequestHandler):
             if drain:
                 while length > 0 and (chunk := self.rfile.read(min(length, 1 << 16))):
                     length -= len(chunk)
-            self._send_error(
-                413,
-                "event_too_big",
-                f"payload exceeds {limit} bytes",
-                close=not drain or length > 0,
-            )
+            message = f"payload exceeds {limit} bytes"
+            self._send(_error(413, "event_too_big", message, close=not drain or length > 0))
             return None
         body = self.rfile.read(length)
         if len(body) < length:
@@ -165,25 +171,45 @@ class _Handler(BaseHTTPRequestHandler):
         # http.server's own errors (malformed request line, unsupported method) as JSON too
         self.log_error("code %d, message %s", code, message)
         phrase = HTTPStatus(code).phrase
-        self._send_error(code, phrase.lower().replace(" ", "_"), message or phrase, close=True)
+        self._send(_error(code, phrase.lower().replace(" ", "_"), message or phrase, close=True))
 
-    def _send_error(self, status: int, code: str, message: str, *, close: bool = False) -> None:
-        if close:
+    def _send(self, response: Response) -> None:
+        if response.close:
             self.close_connection = True
-        self._send(status, {"status": status, "code": code, "error": message})
-
-    def _send(self, status: int, payload: dict[str, Any] | None) -> None:
-        body = b"" if payload is None else json.dumps(payload, ensure_ascii=False).encode()
-        self.send_response(status)
-        if payload is not None:
-            self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
+        self.send_response(response.status)
+        if response.content_type is not None:
+            self.send_header("Content-Type", response.content_type)
+        for name, value in (*_SECURITY_HEADERS, *response.headers):
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(response.body)))
         if self.close_connection:
             self.send_header("Connection", "close")
         self.end_headers()
         if self.command != "HEAD":
-            self.wfile.write(body)
+            self.wfile.write(response.body)
 
     def log_message(self, format: str, *args: Any) -> None:
         if self.server.log_requests:
-            super().log_message(format, *args)
+            # a personal API key may ride in the query string: never print it
+            super().log_message(format, *(_KEY_IN_QUERY.sub(r"\1…", str(a)) for a in args))
+
+
+def _error(status: int, code: str, message: str, *, close: bool = False) -> Response:
+    return Response.error(status, code, message, close=close)
+
+
+def _refused(route: Route, status: int, code: str, message: str) -> Response:
+    if not route.html:
+        return Response.error(status, code, message)
+    if status == 401:
+        message = "Open the explorer with the link the server printed at start-up (/?key=…)."
+    page = f"<!doctype html><title>{HTTPStatus(status).phrase}</title><p>{message}</p>"
+    return Response(status, page.encode(), "text/html; charset=utf-8")
+
+
+def _remember_key(path: str, query: dict[str, list[str]], key: str) -> Response:
+    """Answer a page opened with the right ``?key=``: keep it in a cookie, drop it from the URL."""
+    rest = urlencode({k: v for k, v in query.items() if k != "key"}, doseq=True)
+    cookie = f"{KEY_COOKIE}={key}; Path=/; HttpOnly; SameSite=Strict"
+    headers = (("Location", f"{path}?{rest}" if rest else path), ("Set-Cookie", cookie))
+    return Response(303, headers=headers)

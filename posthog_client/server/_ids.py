@@ -1,4 +1,5 @@
-"""Distinct ids as PostHog reads them: capture's normalisation (S25) and ingestion's String() (S3).
+"""Distinct ids as PostHog reads them: capture's normalisation (S25), ingestion's String() (S3),
+and the person UUID derived from the first one (S1).
 
 Which ids ingestion refuses to merge (V4/V5) is shared with the SDK: ``posthog_client._ids``.
 """
@@ -7,10 +8,25 @@ from __future__ import annotations
 
 import json
 import math
+import uuid
+from typing import Final
 
 from .._identity.ids import MAX_DISTINCT_ID_LENGTH
 
-__all__ = ["js_string", "normalize_captured_distinct_id"]
+__all__ = [
+    "PERSON_UUID_NAMESPACE",
+    "js_string",
+    "normalize_captured_distinct_id",
+    "person_uuid",
+]
+
+PERSON_UUID_NAMESPACE: Final = uuid.UUID("932979b4-65c3-4424-8467-0b66ec27bc22")
+"""PostHog's uuid5 namespace for person UUIDs (S1)."""
+
+
+def person_uuid(team_id: int, distinct_id: str) -> str:
+    """The UUID PostHog gives the person first created for ``distinct_id`` (S1)."""
+    return str(uuid.uuid5(PERSON_UUID_NAMESPACE, f"{team_id}:{distinct_id}"))
 
 
 def normalize_captured_distinct_id(value: object) -> str | None:

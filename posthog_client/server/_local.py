@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterable
 from types import TracebackType
 from typing import Final
+from urllib.parse import urlencode
 
+from .._log import logger
+from ._access import AccessPolicy, is_loopback, new_personal_api_key
 from ._engine import PersonEngine
 from ._http import IngestionHTTPServer
+from ._routes import build_router
 
 __all__ = ["DEFAULT_API_KEY", "LocalServer"]
 
@@ -22,9 +27,15 @@ class LocalServer:
     """PostHog's ingestion API and person rules on SQLite, served from a background thread.
 
     It accepts ``/batch/``, ``/capture/``, ``/e/``, ``/i/v0/e/`` and ``/track/`` for the
-    project key ``api_key``, and answers the query API (``/api/persons``, ``/api/events``,
-    ``/api/ingestion_warnings``). ``port=0`` picks a free port; ``db_path=None`` keeps the
-    data in memory. ``engine`` is the ``PersonEngine`` behind it, for direct queries.
+    project key ``api_key``, answers the query API (``/api/persons``, ``/api/events``,
+    ``/api/ingestion_warnings``) and serves the person explorer at ``/`` (``explorer_url``).
+    ``port=0`` picks a free port; ``db_path=None`` keeps the data in memory. ``engine`` is the
+    ``PersonEngine`` behind it, for direct queries.
+
+    The query API and the explorer answer only ``Host`` headers naming this server (plus
+    ``allowed_hosts``; ``"*"`` allows any). They need ``personal_api_key`` when one is given,
+    and a random one is made when ``host`` is not a loopback address: reading persons from
+    another machine takes the key.
 
     >>> with LocalServer() as server:
     ...     url = server.url           # e.g. "http://127.0.0.1:53127"
@@ -41,11 +52,20 @@ class LocalServer:
         shuffle: bool = False,
         seed: int | None = None,
         log_requests: bool = False,
+        personal_api_key: str | None = None,
+        allowed_hosts: Iterable[str] = (),
     ) -> None:
         if not api_key:
             raise ValueError("api_key must be a non-empty project key")
+        if personal_api_key is not None and not personal_api_key.strip():
+            raise ValueError("personal_api_key must be None or a non-empty key")
         self.api_key = api_key
         self.host = host
+        self.personal_api_key = personal_api_key or (
+            None if is_loopback(host) else new_personal_api_key()
+        )
+        """The key the query API and the explorer need, or None when they need none."""
+        self._allowed_hosts = tuple(allowed_hosts)
         self.db_path: str | os.PathLike[str] = ":memory:" if db_path is None else db_path
         self.engine = PersonEngine(self.db_path, shuffle=shuffle, seed=seed)
         self._port = port
@@ -66,6 +86,12 @@ class LocalServer:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
 
+    @property
+    def explorer_url(self) -> str:
+        """The person explorer's address, with the key when one is needed."""
+        key = self.personal_api_key
+        return f"{self.url}/" + ("" if key is None else f"?{urlencode({'key': key})}")
+
     def start(self) -> LocalServer:
         """Bind and start serving in a daemon thread; returns the server itself."""
         with self._lock:
@@ -73,9 +99,15 @@ class LocalServer:
                 raise RuntimeError("a stopped LocalServer cannot be started again")
             if self._httpd is not None:
                 return self
+            access = AccessPolicy(self.host, self.personal_api_key, self._allowed_hosts)
             self._httpd = IngestionHTTPServer(
-                (self.host, self._port), self.engine, self.api_key, log_requests=self._log_requests
+                (self.host, self._port),
+                build_router(self.engine, self.api_key),
+                access,
+                log_requests=self._log_requests,
             )
+            if self.personal_api_key is not None:
+                logger.info("local server: the query API and the explorer need the personal key")
             self._thread = threading.Thread(
                 target=self._httpd.serve_forever,
                 kwargs={"poll_interval": _POLL_INTERVAL_S},

@@ -1,7 +1,8 @@
-"""What the local server's engine returns: persons, stored events, ingestion warnings, groups."""
+"""What the local server's engine returns: persons, stored events, merges, warnings, groups."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, TypeAlias
@@ -12,14 +13,22 @@ __all__ = [
     "Group",
     "IngestResult",
     "IngestionWarning",
+    "MergeOutcome",
+    "MergeRecord",
     "Person",
     "PersonMode",
+    "PropertySource",
     "RequestRejectedError",
     "StoredEvent",
 ]
 
 PersonMode: TypeAlias = Literal["full", "propertyless", "force_upgrade"]
 """How ingestion treated the person of an event, as PostHog's ``person_mode`` column (S17)."""
+
+MergeOutcome: TypeAlias = Literal["created", "attached", "already_merged", "merged", "refused"]
+"""What a merge request did: a new person for both ids (S7), the id without a person joined the
+other's (S8), both ids were already one person (S9), two persons merged (S11), or it was refused
+with an ingestion warning (S5, S10)."""
 
 
 class RequestRejectedError(ValueError):
@@ -40,6 +49,25 @@ class RequestRejectedError(ValueError):
 
 
 @dataclass(frozen=True)
+class PropertySource:
+    """Where a person property's current value came from."""
+
+    operation: str
+    """``$set``, ``$set_once``, or ``created`` for ``$creator_event_uuid``."""
+    event: str
+    event_uuid: str
+    timestamp: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "operation": self.operation,
+            "event": self.event,
+            "event_uuid": self.event_uuid,
+            "timestamp": format_timestamp(self.timestamp),
+        }
+
+
+@dataclass(frozen=True)
 class Person:
     """A person as it stands now, with every distinct id that resolves to it (oldest first)."""
 
@@ -50,6 +78,8 @@ class Person:
     created_at: datetime
     last_seen_at: datetime | None
     version: int
+    property_sources: Mapping[str, PropertySource] = field(default_factory=dict)
+    """For each property, the operation and event that last wrote it (absent: not recorded)."""
 
     def to_json(self) -> dict[str, Any]:
         """The person as the query API returns it."""
@@ -63,6 +93,40 @@ class Person:
             if self.last_seen_at is None
             else format_timestamp(self.last_seen_at),
             "version": self.version,
+            "property_sources": {k: v.to_json() for k, v in self.property_sources.items()},
+        }
+
+
+@dataclass(frozen=True)
+class MergeRecord:
+    """One ``$identify``, ``$create_alias`` or ``$merge_dangerously`` request and its outcome."""
+
+    event: str
+    event_uuid: str
+    distinct_id: str
+    """The event's distinct id: the id merged into."""
+    other_distinct_id: str
+    """``$anon_distinct_id`` or ``alias``: the id merged in."""
+    outcome: MergeOutcome
+    warning: str | None
+    """The ingestion warning of a refusal."""
+    target_person_uuid: str | None
+    source_person_uuid: str | None
+    """The person merged in and deleted (``merged``), or left alone (``refused``)."""
+    timestamp: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        """The merge as the query API returns it."""
+        return {
+            "event": self.event,
+            "event_uuid": self.event_uuid,
+            "distinct_id": self.distinct_id,
+            "other_distinct_id": self.other_distinct_id,
+            "outcome": self.outcome,
+            "warning": self.warning,
+            "target_person_uuid": self.target_person_uuid,
+            "source_person_uuid": self.source_person_uuid,
+            "timestamp": format_timestamp(self.timestamp),
         }
 
 

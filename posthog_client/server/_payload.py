@@ -3,8 +3,9 @@
 Bodies may be gzip (detected by magic bytes or announced by ``Content-Encoding`` or
 ``?compression=gzip|gzip-js``), base64 (``?compression=base64|b64``), or a form with a
 ``data`` field; the size limit applies after decompression, so a gzip bomb is cut off as soon
-as it exceeds the limit. The JSON is a batch object ``{"api_key", "batch", "sent_at"}``, an
-array of events, or one event.
+as it exceeds the limit, and a body of many gzip members is read in linear time. The JSON is a
+batch object ``{"api_key", "batch", "sent_at"}``, an array of events, or one event; a lone
+UTF-16 surrogate escape in it becomes U+FFFD, as PostHog's capture does.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
+import re
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -20,6 +23,7 @@ from urllib.parse import parse_qs
 
 from ._capture import event_token
 from ._models import RequestRejectedError
+from ._strings import replace_lone_surrogates
 
 __all__ = [
     "BATCH_BODY_LIMIT",
@@ -38,6 +42,12 @@ _GZIP_MAGIC: Final = b"\x1f\x8b"
 _GZIP_HINTS: Final = frozenset({"gzip", "gzip-js"})
 _BASE64_HINTS: Final = frozenset({"base64", "b64"})
 _UNSUPPORTED_HINTS: Final = frozenset({"lz64", "lz-string"})
+# a JSON escape of a UTF-16 surrogate: only then can a decoded string hold a lone one
+_SURROGATE_ESCAPE: Final = re.compile(r"\\u[dD][89a-fA-F]")
+# gzip input is fed in windows that start small and double, so that the copy zlib makes of
+# the rest of the input at the end of each member costs at most about the member's own size
+_FIRST_WINDOW: Final = 256
+_MAX_WINDOW: Final = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -66,9 +76,12 @@ def parse_ingest_request(
         body = (_first(form, "data") or "").encode("latin-1")
     text = _decompress(body, (hint or "").lower(), content_encoding.strip().lower(), limit)
     try:
-        payload = json.loads(text, parse_constant=_reject_constant)
+        decoded = text.decode("utf-8-sig")  # JSON bodies are UTF-8, as capture requires
+        payload = json.loads(decoded, parse_constant=_reject_constant, parse_float=_finite)
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         raise RequestRejectedError("request_parsing_error", f"invalid JSON: {exc}") from None
+    if _SURROGATE_ESCAPE.search(decoded):
+        payload = replace_lone_surrogates(payload)
     events, batch_token, sent_at = _shape(payload)
     if not events:
         raise RequestRejectedError("empty_batch", "request holds no event")
@@ -144,25 +157,36 @@ def _unbase64(body: bytes) -> bytes:
 
 def _gunzip(data: bytes, limit: int) -> bytes:
     """Inflate every gzip member, never holding more than ``limit + 1`` bytes of output."""
+    view = memoryview(data)
     out = bytearray()
+    position = 0
     while True:
         inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        try:
-            # max_length bounds each step, so a bomb costs at most limit + 1 bytes of memory
-            out += inflater.decompress(data, limit + 1 - len(out))
-            while inflater.unconsumed_tail and len(out) <= limit:
-                out += inflater.decompress(inflater.unconsumed_tail, limit + 1 - len(out))
-        except zlib.error:
-            raise RequestRejectedError("request_decoding_error", "invalid gzip data") from None
-        if len(out) > limit:
-            raise RequestRejectedError(
-                "event_too_big", f"decompressed payload exceeds {limit} bytes", status=413
-            )
-        if not inflater.eof:
-            raise RequestRejectedError("request_decoding_error", "truncated gzip data")
-        data = inflater.unused_data
-        if not data.startswith(_GZIP_MAGIC):
+        window = _FIRST_WINDOW
+        while not inflater.eof:
+            if position >= len(view):
+                raise RequestRejectedError("request_decoding_error", "truncated gzip data")
+            chunk = view[position : position + window]
+            position += len(chunk)
+            window = min(window * 2, _MAX_WINDOW)
+            _inflate(inflater, chunk, out, limit)
+        position -= len(inflater.unused_data)
+        if bytes(view[position : position + 2]) != _GZIP_MAGIC:
             return bytes(out)
+
+
+def _inflate(inflater: Any, chunk: memoryview, out: bytearray, limit: int) -> None:
+    try:
+        # max_length bounds each step, so a bomb costs at most limit + 1 bytes of memory
+        out += inflater.decompress(chunk, limit + 1 - len(out))
+        while inflater.unconsumed_tail and len(out) <= limit:
+            out += inflater.decompress(inflater.unconsumed_tail, limit + 1 - len(out))
+    except zlib.error:
+        raise RequestRejectedError("request_decoding_error", "invalid gzip data") from None
+    if len(out) > limit:
+        raise RequestRejectedError(
+            "event_too_big", f"decompressed payload exceeds {limit} bytes", status=413
+        )
 
 
 def _first(fields: Mapping[str, Sequence[str]], name: str) -> str | None:
@@ -172,3 +196,10 @@ def _first(fields: Mapping[str, Sequence[str]], name: str) -> str | None:
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999: JSON has no infinity, PostHog refuses it
+        raise ValueError(f"{text} is out of range")
+    return value

@@ -1,8 +1,9 @@
-"""The local server's JSON query API: persons, event histories, ingestion warnings.
+"""The local server's JSON query API: persons, event histories, merges, ingestion warnings.
 
 ``GET /api/persons``                every person (paginated)
 ``GET /api/persons?distinct_id=X``  the person X resolves to, with all its ids and properties
 ``GET /api/persons/{uuid}``         one person by UUID
+``GET /api/persons/{uuid}/merges``  the merge requests that made the person (refusals too)
 ``GET /api/events?distinct_id=X``   the full history of X's person, newest first (no X: all)
 ``GET /api/ingestion_warnings``     PostHog's ingestion warnings, oldest first
 
@@ -12,85 +13,109 @@ Lists take ``limit`` (default 100, at most 10 000) and ``offset`` and answer
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable
 from typing import Any, Final
 
 from ._engine import PersonEngine
+from ._router import Request, Response, Route
 
-__all__ = ["answer_query"]
+__all__ = ["BadParameterError", "page", "query_routes"]
+
+_Fetch = Callable[[int, int], tuple[list[dict[str, Any]], int]]
+"""``(limit, offset)`` → one page of results and the total."""
 
 _DEFAULT_LIMIT: Final = 100
 _MAX_LIMIT: Final = 10_000
-
-_Response = tuple[int, dict[str, Any]]
-
-
-class _BadParameter(Exception):
-    pass
+_MAX_OFFSET: Final = 2**62  # SQLite integers are 64-bit
+_MAX_DIGITS: Final = 19
 
 
-def answer_query(engine: PersonEngine, path: str, query: Mapping[str, Sequence[str]]) -> _Response:
-    """The status and JSON body answering ``GET path?query``."""
-    parts = [part for part in path.split("/") if part]
-    try:
-        if parts == ["api", "persons"]:
-            return _persons(engine, query)
-        if len(parts) == 3 and parts[:2] == ["api", "persons"]:
-            person = engine.person_by_uuid(parts[2])
+class BadParameterError(ValueError):
+    """A query parameter out of its range: answered with 400."""
+
+
+def page(request: Request, default_limit: int = _DEFAULT_LIMIT) -> tuple[int, int]:
+    """``limit`` and ``offset`` of a list request; ``BadParameterError`` when out of range."""
+    return (
+        _int(request, "limit", default_limit, _MAX_LIMIT),
+        _int(request, "offset", 0, _MAX_OFFSET),
+    )
+
+
+def query_routes(engine: PersonEngine) -> list[Route]:
+    """The API's routes, all private (they read stored data)."""
+    api = _QueryAPI(engine)
+    return [
+        Route("GET", "/api/persons", api.persons, private=True),
+        Route("GET", "/api/persons/{uuid}", api.person, private=True),
+        Route("GET", "/api/persons/{uuid}/merges", api.merges, private=True),
+        Route("GET", "/api/events", api.events, private=True),
+        Route("GET", "/api/ingestion_warnings", api.warnings, private=True),
+    ]
+
+
+class _QueryAPI:
+    def __init__(self, engine: PersonEngine) -> None:
+        self._engine = engine
+
+    def persons(self, request: Request) -> Response:
+        distinct_id = request.first("distinct_id")
+        if distinct_id is not None:
+            person = self._engine.person(distinct_id)
             if person is None:
-                return _error(404, "person_not_found", "no person has this uuid")
-            return 200, person.to_json()
-        if parts == ["api", "events"]:
-            distinct_id = _first(query, "distinct_id")
-            limit, offset = _page(query)
-            events = engine.events(distinct_id, limit=limit, offset=offset)
-            return 200, _list(
-                [e.to_json() for e in events], engine.count_events(distinct_id), limit, offset
-            )
-        if parts == ["api", "ingestion_warnings"]:
-            warnings = [w.to_json() for w in engine.warnings()]
-            return 200, {"results": warnings, "count": len(warnings)}
-    except _BadParameter as exc:
-        return _error(400, "invalid_parameter", str(exc))
-    return _error(404, "not_found", f"no such route: GET {path}")
+                return Response.error(404, "person_not_found", "no person has this distinct_id")
+            return Response.json(200, person.to_json())
+        return _listed(request, self._persons)
 
+    def _persons(self, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+        persons = self._engine.persons(limit=limit, offset=offset)
+        return [p.to_json() for p in persons], self._engine.count_persons()
 
-def _persons(engine: PersonEngine, query: Mapping[str, Sequence[str]]) -> _Response:
-    distinct_id = _first(query, "distinct_id")
-    if distinct_id is not None:
-        person = engine.person(distinct_id)
+    def person(self, request: Request) -> Response:
+        person = self._engine.person_by_uuid(request.params["uuid"])
         if person is None:
-            return _error(404, "person_not_found", "no person has this distinct_id")
-        return 200, person.to_json()
-    limit, offset = _page(query)
-    persons = engine.persons(limit=limit, offset=offset)
-    return 200, _list([p.to_json() for p in persons], engine.count_persons(), limit, offset)
+            return Response.error(404, "person_not_found", "no person has this uuid")
+        return Response.json(200, person.to_json())
+
+    def merges(self, request: Request) -> Response:
+        uuid = request.params["uuid"]
+        if self._engine.person_by_uuid(uuid) is None:
+            return Response.error(404, "person_not_found", "no person has this uuid")
+        merges = [m.to_json() for m in reversed(self._engine.merges(uuid, limit=_MAX_LIMIT))]
+        return Response.json(200, {"results": merges, "count": len(merges)})
+
+    def events(self, request: Request) -> Response:
+        distinct_id = request.first("distinct_id")
+
+        def listed(limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+            events = self._engine.events(distinct_id, limit=limit, offset=offset)
+            return [e.to_json() for e in events], self._engine.count_events(distinct_id)
+
+        return _listed(request, listed)
+
+    def warnings(self, request: Request) -> Response:
+        warnings = [w.to_json() for w in self._engine.warnings()]
+        return Response.json(200, {"results": warnings, "count": len(warnings)})
 
 
-def _list(results: list[dict[str, Any]], count: int, limit: int, offset: int) -> dict[str, Any]:
-    return {"results": results, "count": count, "limit": limit, "offset": offset}
+def _listed(request: Request, fetch: _Fetch) -> Response:
+    try:
+        limit, offset = page(request)
+    except BadParameterError as exc:
+        return Response.error(400, "invalid_parameter", str(exc))
+    results, count = fetch(limit, offset)
+    return Response.json(
+        200, {"results": results, "count": count, "limit": limit, "offset": offset}
+    )
 
 
-def _page(query: Mapping[str, Sequence[str]]) -> tuple[int, int]:
-    return _int(query, "limit", _DEFAULT_LIMIT, _MAX_LIMIT), _int(query, "offset", 0, None)
-
-
-def _int(query: Mapping[str, Sequence[str]], name: str, default: int, maximum: int | None) -> int:
-    text = _first(query, name)
+def _int(request: Request, name: str, default: int, maximum: int) -> int:
+    text = request.first(name)
     if text is None or text == "":
         return default
-    if not (text.isascii() and text.isdigit()):
-        raise _BadParameter(f"{name} must be a non-negative integer")
+    if not (text.isascii() and text.isdigit()) or len(text) > _MAX_DIGITS:
+        raise BadParameterError(f"{name} must be an integer from 0 to {maximum}")
     value = int(text)
-    if maximum is not None and value > maximum:
-        raise _BadParameter(f"{name} must be at most {maximum}")
+    if value > maximum:
+        raise BadParameterError(f"{name} must be at most {maximum}")
     return value
-
-
-def _first(query: Mapping[str, Sequence[str]], name: str) -> str | None:
-    values = query.get(name)
-    return values[0] if values else None
-
-
-def _error(status: int, code: str, message: str) -> _Response:
-    return status, {"status": status, "code": code, "error": message}

@@ -1,8 +1,9 @@
-"""SQLite storage of the local server: persons, their distinct ids, events, warnings, groups.
+"""SQLite storage of the local server: persons, their distinct ids, events.
 
 One connection, used under the engine's lock; every request is one explicit transaction.
 Timestamps are stored as fixed-width UTC text (``_events.timestamps.format_timestamp``), so
 they sort as text.
+The append-only logs (warnings, merges) and groups live in ``_journal`` and ``_group_store``.
 """
 
 from __future__ import annotations
@@ -12,16 +13,18 @@ import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final, TypeAlias
 
 from .._events.timestamps import format_timestamp
-from ._schema import SCHEMA
+from ._group_store import GroupStore
+from ._journal import Journal
+from ._schema import IDS_OF_PERSON, create_schema
+from ._strings import dumps, replace_nul
 
 __all__ = ["EventRow", "PersonRow", "Store"]
 
-_MAX_GROUP_TYPES: Final = 5  # $group_0 … $group_4 (S19)
 _EVENT_COLUMNS: Final = """
     e.uuid, e.event, e.distinct_id, e.properties, e.timestamp, e.person_mode, e.received_at, p.uuid
     FROM events e
@@ -38,15 +41,19 @@ def _events_filter(owner: _Owner) -> tuple[str, tuple[int | str, ...]]:
     if owner is None:
         return "", ()
     if isinstance(owner, int):
-        return (
-            "WHERE e.distinct_id IN (SELECT distinct_id FROM distinct_ids WHERE person_id = ?)",
-            (owner,),
-        )
+        return f"WHERE e.distinct_id IN ({IDS_OF_PERSON})", (owner,)
     return "WHERE e.distinct_id = ?", (owner,)
 
 
-def _dumps(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _person_properties(properties: dict[str, Any]) -> str:
+    # Postgres' jsonb cannot hold NUL: PostHog stores U+FFFD instead (sanitizeJsonbValue)
+    text = dumps(properties)
+    return dumps(replace_nul(properties)) if "\\u0000" in text else text
 
 
 @dataclass
@@ -60,6 +67,8 @@ class PersonRow:
     created_at: str
     last_seen_at: str | None
     version: int
+    sources: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Property key → ``{"op", "event", "uuid", "at"}``: what last wrote it."""
 
 
 @dataclass(frozen=True)
@@ -85,7 +94,9 @@ class Store:
         if str(path) != ":memory:":
             self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.executescript(SCHEMA)
+        create_schema(self._db)
+        self.journal = Journal(self._db)
+        self.groups = GroupStore(self._db)
 
     def close(self) -> None:
         self._db.close()
@@ -115,19 +126,43 @@ class Store:
         row = self._db.execute("SELECT * FROM persons WHERE uuid = ?", (person_uuid,)).fetchone()
         return None if row is None else self._person(row)
 
-    def persons(self, limit: int, offset: int) -> list[PersonRow]:
+    def persons(self, limit: int, offset: int, *, newest_first: bool = False) -> list[PersonRow]:
+        order = "id DESC" if newest_first else "created_at, id"
         rows = self._db.execute(
-            "SELECT * FROM persons ORDER BY created_at, id LIMIT ? OFFSET ?", (limit, offset)
+            f"SELECT * FROM persons ORDER BY {order} LIMIT ? OFFSET ?", (limit, offset)
         )
         return [self._person(row) for row in rows]
 
     def count_persons(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM persons").fetchone()[0])
 
-    def distinct_ids_of(self, person_id: int) -> list[str]:
+    def search_persons(self, text: str, limit: int, offset: int) -> tuple[list[PersonRow], int]:
+        """Persons newest first whose uuid is ``text``, or one of whose distinct ids or property
+        values contains it; ``key=value`` matches one property exactly. Also the total."""
+        where, params = self._search_filter(text)
+        total = self._db.execute(f"SELECT COUNT(*) FROM persons p WHERE {where}", params)
         rows = self._db.execute(
-            "SELECT distinct_id FROM distinct_ids WHERE person_id = ? ORDER BY rowid", (person_id,)
+            f"SELECT p.* FROM persons p WHERE {where} ORDER BY p.id DESC LIMIT ? OFFSET ?",
+            (*params, limit, offset),
         )
+        return [self._person(row) for row in rows], int(total.fetchone()[0])
+
+    @staticmethod
+    def _search_filter(text: str) -> tuple[str, tuple[str, ...]]:
+        key, equals, value = (part.strip() for part in text.partition("="))
+        if equals and key and '"' not in key:
+            path = f'$."{key}"'
+            value_of = "json_extract(p.properties, ?)"
+            return f"{value_of} = ? OR CAST({value_of} AS TEXT) = ?", (path, value, path, value)
+        pattern = _like(text)
+        return (
+            "p.uuid = ? OR p.id IN (SELECT person_id FROM distinct_ids"
+            " WHERE distinct_id LIKE ? ESCAPE '\\') OR p.properties LIKE ? ESCAPE '\\'",
+            (text, pattern, pattern),
+        )
+
+    def distinct_ids_of(self, person_id: int) -> list[str]:
+        rows = self._db.execute(f"{IDS_OF_PERSON} ORDER BY rowid", (person_id,))
         return [row[0] for row in rows]
 
     def create_person(
@@ -138,13 +173,20 @@ class Store:
         created_at: datetime,
         last_seen_at: datetime | None,
         distinct_ids: list[str],
+        sources: dict[str, dict[str, str]],
     ) -> PersonRow:
         seen = None if last_seen_at is None else format_timestamp(last_seen_at)
         cursor = self._db.execute(
-            "INSERT INTO persons"
-            " (uuid, properties, is_identified, created_at, last_seen_at, version)"
-            " VALUES (?, ?, ?, ?, ?, 0)",
-            (person_uuid, _dumps(properties), is_identified, format_timestamp(created_at), seen),
+            "INSERT INTO persons (uuid, properties, is_identified, created_at, last_seen_at,"
+            " version, property_sources) VALUES (?, ?, ?, ?, ?, 0, ?)",
+            (
+                person_uuid,
+                _person_properties(properties),
+                is_identified,
+                format_timestamp(created_at),
+                seen,
+                _person_properties(sources),
+            ),
         )
         person_id = int(cursor.lastrowid or 0)
         for distinct_id in distinct_ids:
@@ -154,15 +196,18 @@ class Store:
         )
 
     def save_person(self, person: PersonRow) -> None:
+        """Write ``person`` back; every write moves its version by one, as PostHog's does."""
+        person.version += 1
         self._db.execute(
             "UPDATE persons SET properties = ?, is_identified = ?, created_at = ?,"
-            " last_seen_at = ?, version = ? WHERE id = ?",
+            " last_seen_at = ?, version = ?, property_sources = ? WHERE id = ?",
             (
-                _dumps(person.properties),
+                _person_properties(person.properties),
                 person.is_identified,
                 person.created_at,
                 person.last_seen_at,
                 person.version,
+                _person_properties(person.sources),
                 person.id,
             ),
         )
@@ -217,19 +262,22 @@ class Store:
                 event_uuid,
                 event,
                 distinct_id,
-                _dumps(properties),
+                dumps(properties),
                 format_timestamp(timestamp),
                 person_mode,
                 format_timestamp(received_at),
             ),
         )
 
-    def events(self, owner: _Owner, limit: int, offset: int) -> list[EventRow]:
+    def events(
+        self, owner: _Owner, limit: int, offset: int, *, oldest_first: bool = False
+    ) -> list[EventRow]:
         """Events of a person (its id), of one distinct id, or all (None), newest first."""
         where, params = _events_filter(owner)
+        order = "ASC" if oldest_first else "DESC"
         rows = self._db.execute(
             f"SELECT {_EVENT_COLUMNS} {where}"
-            " ORDER BY e.timestamp DESC, e.seq DESC LIMIT ? OFFSET ?",
+            f" ORDER BY e.timestamp {order}, e.seq {order} LIMIT ? OFFSET ?",
             (*params, limit, offset),
         )
         return [EventRow(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5], r[6], r[7]) for r in rows]
@@ -238,66 +286,16 @@ class Store:
         where, params = _events_filter(owner)
         return int(self._db.execute(f"SELECT COUNT(*) FROM events e {where}", params).fetchone()[0])
 
-    # ingestion warnings
-
-    def add_warning(self, kind: str, details: dict[str, Any], timestamp: datetime) -> None:
-        self._db.execute(
-            "INSERT INTO ingestion_warnings (type, details, timestamp) VALUES (?, ?, ?)",
-            (kind, _dumps(details), format_timestamp(timestamp)),
-        )
-
-    def warnings(self) -> list[tuple[str, dict[str, Any], str]]:
-        rows = self._db.execute(
-            "SELECT type, details, timestamp FROM ingestion_warnings ORDER BY id"
-        )
-        return [(row[0], json.loads(row[1]), row[2]) for row in rows]
-
-    # groups (S19)
-
-    def group_type_index(self, group_type: str) -> int | None:
-        """The index of ``group_type``, assigned on first sight; None once 5 types exist."""
-        row = self._db.execute(
-            "SELECT group_type_index FROM group_types WHERE group_type = ?", (group_type,)
-        ).fetchone()
-        if row is not None:
-            return int(row[0])
-        count = int(self._db.execute("SELECT COUNT(*) FROM group_types").fetchone()[0])
-        if count >= _MAX_GROUP_TYPES:
-            return None
-        self._db.execute("INSERT INTO group_types VALUES (?, ?)", (group_type, count))
-        return count
-
-    def upsert_group(
-        self, index: int, key: str, properties: dict[str, Any], created_at: datetime
-    ) -> None:
-        row = self._db.execute(
-            "SELECT properties FROM groups WHERE group_type_index = ? AND group_key = ?",
-            (index, key),
-        ).fetchone()
-        merged = {**(json.loads(row[0]) if row else {}), **properties}
-        self._db.execute(
-            "INSERT INTO groups VALUES (?, ?, ?, ?) ON CONFLICT (group_type_index, group_key)"
-            " DO UPDATE SET properties = excluded.properties",
-            (index, key, _dumps(merged), format_timestamp(created_at)),
-        )
-
-    def groups(self) -> list[tuple[str, int, str, dict[str, Any], str]]:
-        rows = self._db.execute(
-            "SELECT t.group_type, g.group_type_index, g.group_key, g.properties, g.created_at"
-            " FROM groups g JOIN group_types t USING (group_type_index)"
-            " ORDER BY g.group_type_index, g.created_at, g.group_key"
-        )
-        return [(r[0], r[1], r[2], json.loads(r[3]), r[4]) for r in rows]
-
     @staticmethod
     def _person(row: tuple[Any, ...]) -> PersonRow:
-        person_id, person_uuid, properties, is_identified, created_at, last_seen_at, version = row
+        person_id, person_uuid, properties, identified, created, seen, version, sources = row
         return PersonRow(
             person_id,
             person_uuid,
             json.loads(properties),
-            bool(is_identified),
-            created_at,
-            last_seen_at,
+            bool(identified),
+            created,
+            seen,
             version,
+            json.loads(sources),
         )

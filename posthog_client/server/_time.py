@@ -6,7 +6,7 @@ import re
 from datetime import datetime, timedelta, timezone
 from typing import Final
 
-__all__ = ["EPOCH", "UTC", "event_time", "parse_timestamp", "start_of_hour"]
+__all__ = ["EPOCH", "UTC", "event_time", "parse_timestamp", "start_of_hour", "stored_time"]
 
 UTC: Final = timezone.utc
 EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
@@ -52,6 +52,13 @@ def parse_timestamp(text: str) -> datetime | None:
             parsed = parsed - offset if sign == "+" else parsed + offset
     except (ValueError, OverflowError):
         return None
+    return parsed
+
+
+def stored_time(text: str) -> datetime:
+    """A timestamp read back from the store (which only holds timestamps it formatted)."""
+    parsed = parse_timestamp(text)
+    assert parsed is not None, "the store only holds timestamps it formatted"
     return parsed
 
 

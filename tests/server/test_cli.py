@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import selectors
 import signal
@@ -22,25 +23,31 @@ ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT_S = 15.0
 
 
-def read_line(process: subprocess.Popen[str], deadline: float) -> str:
-    """The next stdout line of ``process``, failing once ``deadline`` (monotonic) passes."""
+def read_line(process: subprocess.Popen[bytes], deadline: float) -> str:
+    """The next stdout line of ``process``, failing once ``deadline`` (monotonic) passes.
+
+    Reads the pipe a byte at a time, so no line waits unseen in a buffer.
+    """
     assert process.stdout is not None
+    line = b""
     with selectors.DefaultSelector() as selector:
         selector.register(process.stdout, selectors.EVENT_READ)
-        remaining = deadline - time.monotonic()
-        assert remaining > 0 and selector.select(remaining), "no output before the deadline"
-    return process.stdout.readline()
+        while not line.endswith(b"\n"):
+            remaining = deadline - time.monotonic()
+            assert remaining > 0 and selector.select(remaining), "no output before the deadline"
+            byte = os.read(process.stdout.fileno(), 1)
+            assert byte, f"output ended before a whole line: {line!r}"
+            line += byte
+    return line.decode()
 
 
 @contextmanager
 def serving(
     args: Sequence[str], module: str = "posthog_client.cli"
-) -> Iterator[tuple[subprocess.Popen[str], str, str]]:
+) -> Iterator[tuple[subprocess.Popen[bytes], str, str]]:
     """Run ``python -m module args``; yield the process, its base URL and its startup line."""
     command = [sys.executable, "-m", module, *args]
-    process = subprocess.Popen(
-        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         line = read_line(process, time.monotonic() + TIMEOUT_S)
         match = re.search(r"listening on (http://\S+) ", line)
@@ -52,10 +59,10 @@ def serving(
         process.communicate(timeout=TIMEOUT_S)
 
 
-def stop(process: subprocess.Popen[str], signum: int) -> tuple[int, str, str]:
+def stop(process: subprocess.Popen[bytes], signum: int) -> tuple[int, str, str]:
     process.send_signal(signum)
     out, err = process.communicate(timeout=TIMEOUT_S)
-    return process.returncode, out, err
+    return process.returncode, out.decode(), err.decode()
 
 
 @pytest.mark.slow
@@ -63,6 +70,8 @@ def stop(process: subprocess.Popen[str], signum: int) -> tuple[int, str, str]:
 def test_serve_starts_answers_and_stops_cleanly(signum: int) -> None:
     with serving(["serve", "--port", "0", "--api-key", KEY]) as (process, url, line):
         assert url.startswith("http://127.0.0.1:")
+        explorer = read_line(process, time.monotonic() + TIMEOUT_S)
+        assert explorer.strip() == f"posthog-client: person explorer: {url}/"  # no key needed
         assert "in memory" in line and repr(KEY) in line
         assert post_json(url, "/batch/", {"api_key": KEY, "batch": [event("$pageview", "u1")]}) == (
             200,
@@ -73,6 +82,21 @@ def test_serve_starts_answers_and_stops_cleanly(signum: int) -> None:
     assert code == 0
     assert out.strip().endswith("stopped.")
     assert "Traceback" not in err and "POST /batch/" not in err  # quiet unless --verbose
+
+
+@pytest.mark.slow
+def test_serve_prints_the_explorer_and_the_key_it_requires() -> None:
+    args = ["serve", "--port", "0", "--personal-api-key", "phx_cli", "--verbose"]
+    with serving(args) as (process, url, _):
+        deadline = time.monotonic() + TIMEOUT_S
+        explorer, notice = read_line(process, deadline), read_line(process, deadline)
+        assert explorer.strip() == f"posthog-client: person explorer: {url}/?key=phx_cli"
+        assert "require the personal API key" in notice and "Bearer phx_cli" in notice
+        assert get_json(url, "/api/persons")[0] == 401
+        assert get_json(url, "/api/persons?limit=1&key=phx_cli")[0] == 200
+        code, _, err = stop(process, signal.SIGINT)
+    assert code == 0
+    assert "GET /api/persons?limit=1&key=… " in err and "phx_cli" not in err  # logs hide it
 
 
 @pytest.mark.slow

@@ -1,0 +1,21 @@
+"""The local server's route table: the one place a new route is added.
+
+Ingestion routes are public; the query API and the explorer are private (``_access``).
+"""
+
+from __future__ import annotations
+
+from ._engine import PersonEngine
+from ._explorer import explorer_routes
+from ._ingest import ingest_routes
+from ._query import query_routes
+from ._router import Router
+
+__all__ = ["build_router"]
+
+
+def build_router(engine: PersonEngine, api_key: str) -> Router:
+    """Every route of a server for the project key ``api_key`` backed by ``engine``."""
+    return Router(
+        [*ingest_routes(engine, api_key), *query_routes(engine), *explorer_routes(engine)]
+    )

@@ -1,0 +1,127 @@
+"""``posthog-client serve``: the local server from a shell, until Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sqlite3
+import sys
+from types import FrameType
+from typing import Final
+
+from ._access import is_loopback
+from ._local import DEFAULT_API_KEY, LocalServer
+
+__all__ = ["DESCRIPTION", "add_serve_arguments", "serve"]
+
+DESCRIPTION: Final = (
+    "Serve PostHog's ingestion API (/batch/, /capture/, /e/, /i/v0/e/, /track/) with PostHog's "
+    "person-merge rules on SQLite, a JSON query API (/api/persons, /api/events, "
+    "/api/ingestion_warnings) and a person explorer for the browser (/). Stop it with Ctrl-C."
+)
+_DEFAULT_PORT: Final = 8010
+
+
+def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``serve``."""
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    parser.add_argument(
+        "--port",
+        type=_port,
+        default=_DEFAULT_PORT,
+        help=f"port, 0 for any free one (default: {_DEFAULT_PORT})",
+    )
+    parser.add_argument(
+        "--db", metavar="PATH", help="SQLite file to keep the data in (default: memory)"
+    )
+    parser.add_argument(
+        "--api-key",
+        help="the project key to accept (default: $POSTHOG_API_KEY, else phc_local)",
+    )
+    parser.add_argument(
+        "--personal-api-key",
+        metavar="KEY",
+        help="key the query API and the explorer require (default: "
+        "$POSTHOG_PERSONAL_API_KEY; a random one when --host is not a loopback address)",
+    )
+    parser.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="another Host name the query API and the explorer answer to (repeatable; "
+        "'*' for any): e.g. a docker service name",
+    )
+    parser.add_argument(
+        "--shuffle",
+        action="store_true",
+        help="process each request's distinct ids in random order, as PostHog may",
+    )
+    parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Run the server until interrupted; returns the exit status."""
+    api_key = args.api_key or os.environ.get("POSTHOG_API_KEY") or DEFAULT_API_KEY
+    personal_key = args.personal_api_key or os.environ.get("POSTHOG_PERSONAL_API_KEY") or None
+    try:
+        server = LocalServer(
+            api_key,
+            host=args.host,
+            port=args.port,
+            db_path=args.db,
+            shuffle=args.shuffle,
+            log_requests=args.verbose,
+            personal_api_key=personal_key,
+            allowed_hosts=args.allowed_host,
+        )
+    except sqlite3.Error as exc:
+        print(f"posthog-client: cannot open the database {args.db}: {exc}", file=sys.stderr)
+        return 1
+    try:
+        server.start()
+    except OSError as exc:
+        server.stop()
+        print(f"posthog-client: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    _announce(server, api_key, args.db)
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # stop as cleanly on SIGTERM as on Ctrl-C
+    try:
+        server.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        server.stop()
+    print("posthog-client: stopped.", flush=True)
+    return 0
+
+
+def _announce(server: LocalServer, api_key: str, db: str | None) -> None:
+    where = f"in {os.path.abspath(db)}" if db else "in memory only (use --db PATH to keep it)"
+    print(
+        f"posthog-client: local PostHog server listening on {server.url} "
+        f"(project key {api_key!r}); data kept {where}. Press Ctrl-C to stop.",
+        flush=True,
+    )
+    print(f"posthog-client: person explorer: {server.explorer_url}", flush=True)
+    if server.personal_api_key is not None:
+        why = "it is set" if is_loopback(server.host) else f"{server.host} is not loopback only"
+        print(
+            f"posthog-client: the query API and the explorer require the personal API key "
+            f"({why}): send 'Authorization: Bearer {server.personal_api_key}' or open the "
+            "explorer link above. Ingestion needs only the project key.",
+            flush=True,
+        )
+
+
+def _port(text: str) -> int:
+    port = int(text)
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port number (0-65535)")
+    return port
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
