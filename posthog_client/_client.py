@@ -128,7 +128,9 @@ class Client(IdentityMethods):
             enable_debug_logging()
         self._env_opt_out = env_opt_out_reason()
         self._opt_out_env = self._env_opt_out or ("disabled" if self.options.disabled else None)
-        persisted = self.options.persist and self._opt_out_env is None
+        self._server = self.options.mode == "server"
+        # A server has no identity file (A23); persist=True only keeps its queue on disk.
+        persisted = self.options.persist and self._opt_out_env is None and not self._server
         self._store = StateStore(self.options.project_dir if persisted else None)
         self._ids = IdChecker(self.options.strict)
         self._opted_out = self._opt_out_env is not None
@@ -206,11 +208,11 @@ class Client(IdentityMethods):
             stamp = format_timestamp(timestamp)
         context = current_context()
         shared: tuple[Mapping[str, Any], str] | None = None
-        if context is None:
+        if context is None and not self._server:
             distinct_id, props, shared = self._properties.for_device(
                 properties, explicit_id, now_ms
             )
-        else:
+        else:  # a server has no identity of its own: outside a context, only what it is given
             distinct_id, props = self._properties.for_context(context, properties, explicit_id)
         uuid = (normalize_uuid(event_uuid) if event_uuid is not None else None) or uuid7()
         message = {
@@ -252,21 +254,6 @@ class Client(IdentityMethods):
         if self.options.strict:
             raise InvalidEventError(message)
         logger.warning("event refused: %s", message)
-
-    def _session_id(self, now_ms: int, *, active: bool) -> str:
-        return self._sessions.session_id(now_ms, active=active)
-
-    def _forget_session_activity(self) -> None:
-        self._sessions.forget()
-
-    # -- identity ------------------------------------------------------------------------------
-
-    def _emit(self, events: list[tuple[str, dict[str, Any]]], warning: str | None = None) -> None:
-        """Send the events an identity operation produced, under the identity it produced."""
-        if warning:
-            logger.warning("%s", warning)
-        for name, props in events:  # $identify's root id is the new id (W5)
-            self._send(name, props, None, None, None, props.get("distinct_id"))
 
     # -- lifecycle -----------------------------------------------------------------------------
 
