@@ -326,6 +326,7 @@ class Client(IdentityMethods):
         with self._lock:
             delivery, self._delivery = self._delivery, None
             self._closed = True
+        self._sessions.flush()  # the next run continues the session from this run's last event
         atexit.unregister(self._atexit_hook)
         if delivery is None:
             return FlushResult()
