@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from uuid import UUID
 
     from ._delivery.backend import Backend
+    from ._delivery.report import ErrorCallback
     from ._types import PersonProfiles
 
 __all__ = ["Client"]
@@ -83,6 +84,9 @@ class Client(IdentityMethods):
     - ``super_properties``: properties sent with every event (not persisted).
     - ``read_env``: False reads no ``POSTHOG_*`` variable at all (for an app's own telemetry:
       its user's PostHog settings must not steer it). ``DO_NOT_TRACK`` is always honoured.
+    - ``on_error``: called on the delivery thread with a ``DeliveryProblem`` (kind, HTTP
+      status, events dropped or waiting, message) when events are dropped or sending pauses;
+      ``debug=True`` also logs every request (count, bytes, status, latency).
 
     A value of the wrong type or out of range raises ``ConfigurationError`` naming the option.
 
@@ -120,6 +124,7 @@ class Client(IdentityMethods):
         session_idle_timeout_s: float = DEFAULT_SESSION_IDLE_TIMEOUT_S,
         super_properties: Mapping[str, object] | None = None,
         read_env: bool = True,
+        on_error: ErrorCallback | None = None,
     ) -> None:
         # The parameters above are the one declaration of the options: pass them all on.
         arguments = {name: value for name, value in locals().items() if name != "self"}

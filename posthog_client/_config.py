@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from ._delivery.backend import Backend
+    from ._delivery.report import ErrorCallback
 
 __all__ = [
     "DEFAULT_FLUSH_AT",
@@ -138,6 +139,7 @@ class _Fields(NamedTuple):
     session_idle_timeout_s: float = DEFAULT_SESSION_IDLE_TIMEOUT_S
     super_properties: Mapping[str, object] = MappingProxyType({})
     read_env: bool = True
+    on_error: ErrorCallback | None = None
 
 
 _BOOLEANS: Final = (
@@ -203,6 +205,8 @@ class Options(_Fields):
             callable(getattr(backend, "send", None)) and callable(getattr(backend, "close", None))
         ):
             raise _invalid("backend", backend, "an object with send(batch) and close() methods")
+        if self.on_error is not None and not callable(self.on_error):
+            raise _invalid("on_error", self.on_error, "a function taking a DeliveryProblem")
 
     @classmethod
     def resolve(cls, api_key: str | None = None, **kwargs: object) -> Options:

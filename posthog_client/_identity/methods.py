@@ -9,7 +9,7 @@ explicit id has nobody to act on and is ignored with a WARNING (raised in strict
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from .._config import Options
@@ -44,16 +44,8 @@ class IdentityMethods(SuperPropertyMethods):
     _ids: IdChecker
     _sessions: SessionTracker
 
-    def _send(
-        self,
-        event: str,
-        properties: Mapping[str, Any] | None,
-        timestamp: None,
-        event_uuid: None,
-        explicit_id: str | None,
-        wire_id: str | None = None,
-    ) -> str | None:
-        raise NotImplementedError
+    # (event, properties, timestamp, uuid, explicit distinct id[, root distinct id]) -> uuid
+    _send: Callable[..., str | None]
 
     @property
     def strict(self) -> bool:

@@ -31,6 +31,14 @@ def session_of(client: Client) -> str:
     return session
 
 
+def siblings(make_client: MakeClient) -> tuple[Client, Client]:
+    """Two processes of one app, both active at the start."""
+    a, b = make_client(), make_client()
+    a.capture("start")
+    b.capture("start")
+    return a, b
+
+
 def activity_ms(storage_dir: Path) -> int:
     """The session's last activity as the other processes see it."""
     (project,) = storage_dir.iterdir()
@@ -43,9 +51,7 @@ def activity_ms(storage_dir: Path) -> int:
 def test_an_idle_process_continues_the_session_a_sibling_kept_alive(
     make_client: MakeClient, clock: Any
 ) -> None:
-    a, b = make_client(), make_client()
-    a.capture("start")
-    b.capture("start")
+    a, b = siblings(make_client)
     shared = session_of(a)
     for _ in range(4):  # A is used for 40 minutes while B sits idle
         clock.advance(10 * MINUTE)
@@ -58,9 +64,7 @@ def test_an_idle_process_continues_the_session_a_sibling_kept_alive(
 def test_a_siblings_activity_is_seen_within_five_seconds(
     make_client: MakeClient, clock: Any
 ) -> None:
-    a, b = make_client(), make_client()
-    a.capture("start")
-    b.capture("start")
+    a, b = siblings(make_client)
     clock.advance(30)
     a.capture("work")  # 30 s after A's first write: written for B
     clock.advance(30 * MINUTE - 20)
@@ -71,9 +75,7 @@ def test_a_siblings_activity_is_seen_within_five_seconds(
 def test_a_sibling_active_within_the_last_five_seconds_still_counts(
     make_client: MakeClient, clock: Any
 ) -> None:
-    a, b = make_client(), make_client()
-    a.capture("start")
-    b.capture("start")
+    a, b = siblings(make_client)
     clock.advance(29 * MINUTE)
     a.capture("work")  # written: the last write is 29 min old
     clock.advance(4)
@@ -86,9 +88,7 @@ def test_a_sibling_active_within_the_last_five_seconds_still_counts(
 def test_when_every_process_was_idle_the_first_event_starts_one_new_session(
     make_client: MakeClient, clock: Any
 ) -> None:
-    a, b = make_client(), make_client()
-    a.capture("start")
-    b.capture("start")
+    a, b = siblings(make_client)
     old = session_of(a)
     clock.advance(30 * MINUTE + 1)
     b.capture("back")
@@ -100,9 +100,7 @@ def test_when_every_process_was_idle_the_first_event_starts_one_new_session(
 def test_a_process_adopts_the_session_a_sibling_started_after_reset(
     make_client: MakeClient, clock: Any
 ) -> None:
-    a, b = make_client(), make_client()
-    a.capture("start")
-    b.capture("start")
+    a, b = siblings(make_client)
     old = session_of(b)
     a.reset()
     a.capture("new_user")
