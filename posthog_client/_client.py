@@ -63,11 +63,13 @@ class Client(IdentityMethods):
 
     - ``host``: PostHog Cloud US/EU, a self-hosted instance or the local server
       (``POSTHOG_HOST``, else ``https://us.i.posthog.com``).
-    - ``mode``: ``"desktop"`` (a persisted identity of the install) or ``"server"`` (request
-      contexts; implies ``persist=False, disable_geoip=True`` unless given).
+    - ``mode``: ``"desktop"`` (a persisted identity of the install) or ``"server"`` (no
+      identity of its own: request contexts or explicit ids; implies ``persist=False,
+      disable_geoip=True`` unless given).
     - ``backend``: an object with ``send(batch)``/``close()`` instead of HTTP
       (``POSTHOG_CLIENT_BACKEND=memory`` records in memory, see ``posthog_client.testing``).
-    - ``persist``: identity and queue on disk (default True; False in server mode).
+    - ``persist``: identity and queue on disk (default True; False in server mode, where
+      True keeps only the queue there).
     - ``storage_dir``: where they live (``POSTHOG_CLIENT_DIR``, else the user data dir).
     - ``strict``: raise on bad input instead of logging (``POSTHOG_CLIENT_STRICT``, else False).
     - ``person_profiles``: ``"identified_only"``, ``"always"`` or ``"never"``.
@@ -168,7 +170,8 @@ class Client(IdentityMethods):
         """Queue an event; returns its uuid, or None if it was not queued (the reason is logged).
 
         The distinct id is ``distinct_id`` when given, else the current context's (see
-        ``new_context``), else the persisted identity's.
+        ``new_context``), else the persisted identity's; a server-mode client outside a context
+        sends a personless event under a fresh id.
         """
         try:  # inline rather than @never_raises: this is the hottest path of the SDK
             # No pid check here: the pipeline's submit() makes the one this path needs (a fork

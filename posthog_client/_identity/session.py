@@ -60,11 +60,14 @@ class SessionTracker:
         session, last_ms, persisted_ms = self._activity
         if session is None or last_ms == persisted_ms:
             return
+        self._activity = (session, last_ms, last_ms)
         store = self._store
-        store.refresh()
+        try:
+            store.refresh()
+        except OSError:  # unreadable now: the session may end a little early, nothing worse
+            return
         if store.current().session_id == session and store.activity_ms() < last_ms:
             store.record_activity(last_ms)
-        self._activity = (session, last_ms, last_ms)
 
     def forget(self) -> None:
         """After ``reset()``: the next event starts a new session (R17)."""
