@@ -28,8 +28,8 @@ from posthog_client.testing import MemoryBackend
 MakeClient = Callable[..., Client]
 
 # Columns of the table. "context" runs inside new_context() with a user and a session id, in
-# either mode: a context means the same in both.
-SCOPES = ["desktop", "server", "context-desktop", "context-server"]
+# either mode: a context means the same in both; "context-no-user" has a session id only.
+SCOPES = ["desktop", "server", "context-desktop", "context-server", "context-no-user"]
 CONTEXT_USER, CONTEXT_SESSION = "ctx_user", "ctx_session"
 
 
@@ -49,7 +49,9 @@ class World:
         self.in_context = scope.startswith("context")
         # Whom an operation without an explicit id acts on (None: nobody).
         self.device_id = self.client.get_distinct_id() if scope == "desktop" else None
-        self.current = {"desktop": self.device_id, "server": None}.get(scope, CONTEXT_USER)
+        self.current = {"desktop": self.device_id, "server": None, "context-no-user": None}.get(
+            scope, CONTEXT_USER
+        )
 
     @contextlib.contextmanager
     def inside(self) -> Iterator[None]:
@@ -57,7 +59,8 @@ class World:
             yield
             return
         with new_context(client=self.client):
-            identify_context(CONTEXT_USER)
+            if self.current is not None:
+                identify_context(CONTEXT_USER)
             set_context_session(CONTEXT_SESSION)
             yield
 
@@ -251,6 +254,8 @@ def test_getters(world: World) -> None:
         assert ids[0] == world.device_id and ids[1] and ids[2] and ids[3] is False
     elif world.scope == "server":
         assert ids == ("", "", "", False)
+    elif world.current is None:
+        assert ids == ("", CONTEXT_SESSION, "", False)
     else:
         assert ids == (CONTEXT_USER, CONTEXT_SESSION, "", True)
 
