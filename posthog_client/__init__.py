@@ -41,6 +41,7 @@ from ._client import Client
 from ._context import new_context
 from ._delivery.backend import Backend
 from ._delivery.contract import FlushResult
+from ._delivery.report import DeliveryProblem
 from ._exceptions import (
     ConfigurationError,
     IntegrationUnavailable,
@@ -62,6 +63,7 @@ __all__ = [
     "Client",
     "ConfigurationError",
     "ConsentStatus",
+    "DeliveryProblem",
     "FlushResult",
     "IntegrationUnavailable",
     "InvalidDistinctIdError",

@@ -118,14 +118,14 @@ def identify(
     return c is not None and c.identify(distinct_id, properties, set_once=set_once)
 
 
-def alias(alias_id: str) -> bool:
+def alias(alias_id: str, *, distinct_id: str | None = None) -> bool:
     c = _current("alias")
-    return c is not None and c.alias(alias_id)
+    return c is not None and c.alias(alias_id, distinct_id=distinct_id)
 
 
-def merge_dangerously(other_distinct_id: str) -> bool:
+def merge_dangerously(other_distinct_id: str, *, distinct_id: str | None = None) -> bool:
     c = _current("merge_dangerously")
-    return c is not None and c.merge_dangerously(other_distinct_id)
+    return c is not None and c.merge_dangerously(other_distinct_id, distinct_id=distinct_id)
 
 
 def reset(reset_device_id: bool = False) -> None:
@@ -171,14 +171,16 @@ def unregister(key: str) -> None:
 def set_person_properties(
     set: Mapping[str, Any] | None = None,  # mirrors PostHog's $set
     set_once: Mapping[str, Any] | None = None,
+    *,
+    distinct_id: str | None = None,
 ) -> None:
     if c := _current("set_person_properties"):
-        c.set_person_properties(set, set_once)
+        c.set_person_properties(set, set_once, distinct_id=distinct_id)
 
 
-def unset_person_properties(names: str | Iterable[str]) -> None:
+def unset_person_properties(names: str | Iterable[str], *, distinct_id: str | None = None) -> None:
     if c := _current("unset_person_properties"):
-        c.unset_person_properties(names)
+        c.unset_person_properties(names, distinct_id=distinct_id)
 
 
 def opt_out() -> None:

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from uuid import UUID
 
     from ._delivery.backend import Backend
+    from ._delivery.report import ErrorCallback
     from ._types import PersonProfiles
 
 __all__ = ["Client"]
@@ -62,11 +63,13 @@ class Client(IdentityMethods):
 
     - ``host``: PostHog Cloud US/EU, a self-hosted instance or the local server
       (``POSTHOG_HOST``, else ``https://us.i.posthog.com``).
-    - ``mode``: ``"desktop"`` (a persisted identity of the install) or ``"server"`` (request
-      contexts; implies ``persist=False, disable_geoip=True`` unless given).
+    - ``mode``: ``"desktop"`` (a persisted identity of the install) or ``"server"`` (no
+      identity of its own: request contexts or explicit ids; implies ``persist=False,
+      disable_geoip=True`` unless given).
     - ``backend``: an object with ``send(batch)``/``close()`` instead of HTTP
       (``POSTHOG_CLIENT_BACKEND=memory`` records in memory, see ``posthog_client.testing``).
-    - ``persist``: identity and queue on disk (default True; False in server mode).
+    - ``persist``: identity and queue on disk (default True; False in server mode, where
+      True keeps only the queue there).
     - ``storage_dir``: where they live (``POSTHOG_CLIENT_DIR``, else the user data dir).
     - ``strict``: raise on bad input instead of logging (``POSTHOG_CLIENT_STRICT``, else False).
     - ``person_profiles``: ``"identified_only"``, ``"always"`` or ``"never"``.
@@ -83,6 +86,9 @@ class Client(IdentityMethods):
     - ``super_properties``: properties sent with every event (not persisted).
     - ``read_env``: False reads no ``POSTHOG_*`` variable at all (for an app's own telemetry:
       its user's PostHog settings must not steer it). ``DO_NOT_TRACK`` is always honoured.
+    - ``on_error``: called on the delivery thread with a ``DeliveryProblem`` (kind, HTTP
+      status, events dropped or waiting, message) when events are dropped or sending pauses;
+      ``debug=True`` also logs every request (count, bytes, status, latency).
 
     A value of the wrong type or out of range raises ``ConfigurationError`` naming the option.
 
@@ -120,6 +126,7 @@ class Client(IdentityMethods):
         session_idle_timeout_s: float = DEFAULT_SESSION_IDLE_TIMEOUT_S,
         super_properties: Mapping[str, object] | None = None,
         read_env: bool = True,
+        on_error: ErrorCallback | None = None,
     ) -> None:
         # The parameters above are the one declaration of the options: pass them all on.
         arguments = {name: value for name, value in locals().items() if name != "self"}
@@ -128,7 +135,9 @@ class Client(IdentityMethods):
             enable_debug_logging()
         self._env_opt_out = env_opt_out_reason()
         self._opt_out_env = self._env_opt_out or ("disabled" if self.options.disabled else None)
-        persisted = self.options.persist and self._opt_out_env is None
+        self._server = self.options.mode == "server"
+        # A server has no identity file (A23); persist=True only keeps its queue on disk.
+        persisted = self.options.persist and self._opt_out_env is None and not self._server
         self._store = StateStore(self.options.project_dir if persisted else None)
         self._ids = IdChecker(self.options.strict)
         self._opted_out = self._opt_out_env is not None
@@ -161,7 +170,8 @@ class Client(IdentityMethods):
         """Queue an event; returns its uuid, or None if it was not queued (the reason is logged).
 
         The distinct id is ``distinct_id`` when given, else the current context's (see
-        ``new_context``), else the persisted identity's.
+        ``new_context``), else the persisted identity's; a server-mode client outside a context
+        sends a personless event under a fresh id.
         """
         try:  # inline rather than @never_raises: this is the hottest path of the SDK
             # No pid check here: the pipeline's submit() makes the one this path needs (a fork
@@ -206,11 +216,11 @@ class Client(IdentityMethods):
             stamp = format_timestamp(timestamp)
         context = current_context()
         shared: tuple[Mapping[str, Any], str] | None = None
-        if context is None:
+        if context is None and not self._server:
             distinct_id, props, shared = self._properties.for_device(
                 properties, explicit_id, now_ms
             )
-        else:
+        else:  # a server has no identity of its own: outside a context, only what it is given
             distinct_id, props = self._properties.for_context(context, properties, explicit_id)
         uuid = (normalize_uuid(event_uuid) if event_uuid is not None else None) or uuid7()
         message = {
@@ -252,21 +262,6 @@ class Client(IdentityMethods):
         if self.options.strict:
             raise InvalidEventError(message)
         logger.warning("event refused: %s", message)
-
-    def _session_id(self, now_ms: int, *, active: bool) -> str:
-        return self._sessions.session_id(now_ms, active=active)
-
-    def _forget_session_activity(self) -> None:
-        self._sessions.forget()
-
-    # -- identity ------------------------------------------------------------------------------
-
-    def _emit(self, events: list[tuple[str, dict[str, Any]]], warning: str | None = None) -> None:
-        """Send the events an identity operation produced, under the identity it produced."""
-        if warning:
-            logger.warning("%s", warning)
-        for name, props in events:  # $identify's root id is the new id (W5)
-            self._send(name, props, None, None, None, props.get("distinct_id"))
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -339,6 +334,7 @@ class Client(IdentityMethods):
         with self._lock:
             delivery, self._delivery = self._delivery, None
             self._closed = True
+        self._sessions.flush()  # the next run continues the session from this run's last event
         atexit.unregister(self._atexit_hook)
         if delivery is None:
             return FlushResult()

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from ._delivery.backend import Backend
+    from ._delivery.report import ErrorCallback
 
 __all__ = [
     "DEFAULT_FLUSH_AT",
@@ -78,17 +79,35 @@ def _env_bool(env: Mapping[str, str], name: str) -> bool | None:
     return None if value is None else value.strip().lower() not in _FALSY
 
 
+def _host_problem(url: str) -> str | None:
+    """Why ``url`` cannot be where events are sent, or None. Checked when the client is built:
+    a URL the HTTP stack cannot use would otherwise fail on every send, events waiting forever."""
+    scheme, separator, rest = url.strip().partition("://")
+    if not separator or scheme not in ("http", "https"):
+        return "it must start with http:// or https://"
+    netloc = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0].rpartition("@")[2]
+    if netloc.startswith("["):  # an IPv6 literal, e.g. [::1]:8010
+        host, _, port = netloc[1:].partition("]")
+        if port and not port.startswith(":"):
+            return "it is not a valid URL"
+        port = port[1:]
+    else:
+        host, _, port = netloc.partition(":")
+    if not host or any(c.isspace() or ord(c) < 32 for c in netloc):
+        return "it has no valid host name"
+    if port and not (port.isascii() and port.isdigit() and int(port) <= 65535):
+        return "its port is not a number from 0 to 65535"
+    return None
+
+
 def _env_host(value: str | None) -> str:
     """``POSTHOG_HOST``, or the default host when it is unset or unusable (with a WARNING: a
     stray variable must not crash the app at start-up)."""
     if not value:
         return DEFAULT_HOST
-    if not value.strip().startswith(("http://", "https://")):
-        logger.warning(
-            "POSTHOG_HOST=%r ignored: it must start with http:// or https://; using %s",
-            value[:100],
-            DEFAULT_HOST,
-        )
+    problem = _host_problem(value)
+    if problem is not None:
+        logger.warning("POSTHOG_HOST=%r ignored: %s; using %s", value[:100], problem, DEFAULT_HOST)
         return DEFAULT_HOST
     return value
 
@@ -120,6 +139,7 @@ class _Fields(NamedTuple):
     session_idle_timeout_s: float = DEFAULT_SESSION_IDLE_TIMEOUT_S
     super_properties: Mapping[str, object] = MappingProxyType({})
     read_env: bool = True
+    on_error: ErrorCallback | None = None
 
 
 _BOOLEANS: Final = (
@@ -177,13 +197,16 @@ class Options(_Fields):
             raise ConfigurationError(
                 f"flush_at={self.flush_at} must be <= max_queue_size={self.max_queue_size}"
             )
-        if not isinstance(self.host, str) or not self.host.startswith(("http://", "https://")):
-            raise _invalid("host", self.host, "a URL starting with http:// or https://")
+        if not isinstance(self.host, str) or _host_problem(self.host) is not None:
+            accepted = "a URL starting with http:// or https://, with a valid host and port"
+            raise _invalid("host", self.host, accepted)
         backend = self.backend
         if backend is not None and not (
             callable(getattr(backend, "send", None)) and callable(getattr(backend, "close", None))
         ):
             raise _invalid("backend", backend, "an object with send(batch) and close() methods")
+        if self.on_error is not None and not callable(self.on_error):
+            raise _invalid("on_error", self.on_error, "a function taking a DeliveryProblem")
 
     @classmethod
     def resolve(cls, api_key: str | None = None, **kwargs: object) -> Options:

@@ -97,7 +97,8 @@ def recording(
     ``phc_test``. On exit those clients are shut down and the global client, the environment
     and ``process_recorder()`` are restored.
 
-    Example (unittest)::
+    Example (unittest; on Python 3.10, which has no ``enterContext``, call ``__enter__()`` and
+    ``self.addCleanup(context.__exit__, None, None, None)``)::
 
         def setUp(self) -> None:
             self.recorder = self.enterContext(posthog_client.testing.recording())

@@ -4,16 +4,23 @@ the README, and checked by mypy in user code."""
 from __future__ import annotations
 
 import inspect
+import os
 import re
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import posthog_client
 from posthog_client import Client, ConfigurationError
 from posthog_client._config import Options
+from posthog_client.testing import MemoryBackend
 
 ROOT = Path(posthog_client.__file__).parent.parent
 OPTION_PARAMETERS = [
@@ -166,3 +173,95 @@ def test_read_env_false_reads_no_posthog_variable(
     assert not options.debug and not options.strict
     with pytest.raises(ConfigurationError, match="api_key is required"):
         Options.resolve(read_env=False)  # POSTHOG_API_KEY is not read either
+
+
+@pytest.mark.parametrize(
+    "host", ["http://host:abc", "http://", "https://a b.example", "http://[::1]x", "http://h:99999"]
+)
+def test_a_host_the_http_stack_cannot_use_is_refused_when_the_client_is_built(
+    host: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    with pytest.raises(ConfigurationError, match="valid host and port"):
+        Client("phc_app", host=host, persist=False)
+    monkeypatch.setenv("POSTHOG_HOST", host)  # from the environment: ignored, never raised
+    assert Options.resolve("phc_app").host == "https://us.i.posthog.com"
+    assert "POSTHOG_HOST=" in caplog.text
+
+
+_ENV_VALUES = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\0"))
+_ENV_NAMES = ("POSTHOG_API_KEY", "POSTHOG_HOST", "POSTHOG_CLIENT_DIR", "POSTHOG_CLIENT_DEBUG",
+              "POSTHOG_CLIENT_STRICT", "POSTHOG_CLIENT_BACKEND", "POSTHOG_CLIENT_DISABLED",
+              "DO_NOT_TRACK")  # fmt: skip
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    environment=st.dictionaries(
+        st.sampled_from(_ENV_NAMES),
+        _ENV_VALUES | st.sampled_from(["eu.i.posthog.com", "http://h:x", "1", "", "~", "."]),
+    )
+)
+def test_no_environment_value_makes_the_client_raise(
+    environment: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # a relative POSTHOG_CLIENT_DIR lands here
+    if "/" in environment.get("POSTHOG_CLIENT_DIR", ""):  # never outside the test's own dir
+        environment["POSTHOG_CLIENT_DIR"] = environment["POSTHOG_CLIENT_DIR"].replace("/", "_")
+    with mock.patch.dict(os.environ, environment):
+        client = Client("phc_app", backend=MemoryBackend())
+        try:
+            client.capture("started")
+            client.flush(5)
+        finally:
+            client.shutdown(0)
+    assert client.options.api_key == "phc_app"
+    host = client.options.host
+    assert host == "https://us.i.posthog.com" or host == environment["POSTHOG_HOST"].strip()
+
+
+_CLI = textwrap.dedent(
+    """
+    import sys
+    import posthog_client
+
+    # A CLI's own telemetry: its key, host and dir, whatever its user's environment says.
+    client = posthog_client.init(
+        "phc_app", host=sys.argv[1], storage_dir=sys.argv[2], read_env=False
+    )
+    posthog_client.capture("cli_started")
+    print(client.shutdown(10).sent)
+    """
+)
+
+
+@pytest.mark.slow
+def test_a_cli_with_read_env_false_ignores_its_users_posthog_settings(tmp_path: Path) -> None:
+    from posthog_client.server import LocalServer
+
+    hostile = {
+        "POSTHOG_HOST": "http://127.0.0.1:9",  # the user's own PostHog (here: nobody listens)
+        "POSTHOG_API_KEY": "phc_users_own",
+        "POSTHOG_CLIENT_DIR": str(tmp_path / "users-dir"),
+        "POSTHOG_CLIENT_BACKEND": "memory",
+        "POSTHOG_CLIENT_DEBUG": "1",
+    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith("POSTHOG_")} | hostile
+    with LocalServer("phc_app") as server:
+        done = subprocess.run(
+            [sys.executable, "-c", _CLI, server.url, str(tmp_path / "app-dir")],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        events = server.engine.events()
+    assert done.stdout.strip() == "1", done.stderr
+    assert [e.event for e in events] == ["cli_started"]
+    assert "DEBUG" not in done.stderr
+    assert (tmp_path / "app-dir").is_dir() and not (tmp_path / "users-dir").exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import sys
 import unittest
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -271,10 +272,31 @@ def test_recording_is_strict_by_default(storage_dir: Path) -> None:
     assert any(storage_dir.iterdir())  # the given dir is used, and kept
 
 
-def test_recording_from_unittest() -> None:
+def _enter_context(test: unittest.TestCase) -> Recorder:
+    return test.enterContext(recording())  # type: ignore[attr-defined,no-any-return]
+
+
+def _enter_and_clean_up(test: unittest.TestCase) -> Recorder:
+    context = recording()  # the README's form for Python 3.10, which has no enterContext
+    recorder = context.__enter__()
+    test.addCleanup(context.__exit__, None, None, None)
+    return recorder
+
+
+@pytest.mark.parametrize(
+    "enter",
+    [
+        pytest.param(
+            _enter_context,
+            marks=pytest.mark.skipif(sys.version_info < (3, 11), reason="enterContext is 3.11+"),
+        ),
+        _enter_and_clean_up,
+    ],
+)
+def test_recording_from_unittest(enter: Callable[[unittest.TestCase], Recorder]) -> None:
     class AppTest(unittest.TestCase):
         def setUp(self) -> None:
-            self.recorder = self.enterContext(recording())
+            self.recorder = enter(self)
             posthog_client.init()
 
         def test_pass(self) -> None:

@@ -83,6 +83,7 @@ class HttpBackend:
         self._timeout = (timeout_s, timeout_s)  # connect, read
         self._session: requests.Session | None = None
         self._pid = os.getpid()
+        self.last_exchange: tuple[int, int] | None = None  # (HTTP status, request bytes)
 
     def body(self, batch: Sequence[bytes]) -> bytes:
         """The request body; ``sent_at`` is now, on every attempt (wire-protocol: timestamps)."""
@@ -103,6 +104,7 @@ class HttpBackend:
                 self.url, data=body, headers=headers, timeout=self._timeout, allow_redirects=False
             )
         status = response.status_code
+        self.last_exchange = (status, len(body))  # for the DEBUG log of each request
         if 200 <= status < 300:
             return
         reason = f"HTTP {status} from {self.url}"

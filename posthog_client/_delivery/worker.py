@@ -25,6 +25,7 @@ from .._log import logger, warn_once
 from .backend import Backend
 from .contract import FlushResult
 from .queue import MAX_BATCH_BYTES, MAX_EVENT_BYTES, Counters, EventQueue
+from .report import Reporter
 from .retry import BatchOutcome, RetryPolicy
 
 __all__ = ["Pipeline"]
@@ -63,6 +64,8 @@ class Pipeline:
         self._flush_timeout_s = options.timeout_s
         self._shutdown_timeout_s = options.shutdown_timeout_s
         self._policy = RetryPolicy(options.max_retries, self._retry_deadline, backoff_s=backoff_s)
+        self._reporter = Reporter(options.on_error, counters)
+        self._send = self._reporter.observe(backend)  # backend.send, logged at DEBUG
         self._init_runtime()
         if hasattr(os, "register_at_fork"):
             ref = weakref.WeakMethod(self._after_fork_in_child)
@@ -225,6 +228,7 @@ class Pipeline:
             self._queue.maintain()
             if due or self._queue.pending() >= self._flush_at:
                 self._pump(force)
+            self._reporter.recorded(None, self._queue.pending())  # drops while nothing is sent
         except Exception as exc:  # the worker must survive anything; say so once per kind
             self._log_error(exc)
 
@@ -258,7 +262,7 @@ class Pipeline:
             batch = self._queue.next_batch(self._max_batch, MAX_BATCH_BYTES)
             if batch is None:
                 return
-            outcome = self._policy.deliver(self._backend.send, batch.events)
+            outcome = self._policy.deliver(self._send, batch.events)
             self._queue.ack(batch, outcome.done)
             self._record(outcome)
             if outcome.done < len(batch.events):
@@ -293,6 +297,7 @@ class Pipeline:
         with self._progress:
             self._finished += outcome.done
             self._progress.notify_all()
+        self._reporter.recorded(outcome, self._queue.pending())
 
     def _log_error(self, exc: Exception) -> None:
         kind = type(exc).__name__

@@ -1,48 +1,69 @@
-"""The identity half of ``Client``: identify, alias, reset, super and person properties."""
+"""The identity half of ``Client``: identify, alias, reset, person properties, the getters.
+
+Whom an operation acts on (README, "Which mode?"): an explicit ``distinct_id`` always wins and
+leaves the client's own identity alone; else the current request context's user; else, in
+desktop mode, the identity this install persists (the state machine in ``machine``). A
+server-mode client has no identity of its own (A23): outside a context, an operation without an
+explicit id has nobody to act on and is ignored with a WARNING (raised in strict mode).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from .._config import Options
-from .._events.encoding import to_json_value
 from .._events.timestamps import now_timestamp
-from .._exceptions import InvalidEventError
+from .._exceptions import InvalidDistinctIdError
 from .._guard import never_raises
-from .._log import logger
+from .._log import logger, warn_once
 from . import machine as identity
-from .context import RequestContext, current_context, identify_context
+from .context import current_context, identify_context
+from .session import SessionTracker
 from .state import IdentityState, StateStore
+from .super_properties import SuperPropertyMethods, json_safe
 from .validation import IdChecker
 
 __all__ = ["IdentityMethods"]
 
-_RESERVED_SUPER_PROPERTIES = frozenset(
-    {"distinct_id", "$session_id", "$device_id", "$is_identified", "$process_person_profile",
-     "$anon_distinct_id", "$set", "$set_once", "$unset", "$is_server"}
-)  # fmt: skip
+_NO_CONTEXT_USER = (
+    "inside new_context() without a distinct id: call identify_context() first or pass"
+    " distinct_id=..."
+)
+_NO_SERVER_USER = (
+    "a server-mode client has no user of its own outside new_context(): pass distinct_id=..."
+    " or open a context"
+)
 
 
-class IdentityMethods:
-    """Mixed into ``Client``; relies on its store, id checker, session and event emission."""
+class IdentityMethods(SuperPropertyMethods):
+    """Mixed into ``Client``; relies on its options, store, sessions and event sending."""
 
     options: Options
     _store: StateStore
     _ids: IdChecker
+    _sessions: SessionTracker
 
-    def _session_id(self, now_ms: int, *, active: bool) -> str:
-        raise NotImplementedError
-
-    def _emit(self, events: list[tuple[str, dict[str, Any]]], warning: str | None = None) -> None:
-        raise NotImplementedError
-
-    def _forget_session_activity(self) -> None:
-        raise NotImplementedError
+    # (event, properties, timestamp, uuid, explicit distinct id[, root distinct id]) -> uuid
+    _send: Callable[..., str | None]
 
     @property
     def strict(self) -> bool:
         return self.options.strict
+
+    def _emit(self, outcome: identity.Outcome, operation: str, before: IdentityState) -> None:
+        """Send the events a change of this install's identity produced, and say what changed."""
+        if outcome.warning:
+            logger.warning("%s", outcome.warning)
+        after = outcome.state
+        if (after.distinct_id, after.identified) != (before.distinct_id, before.identified):
+            logger.debug("identity: %s → %s (%s)", _who(before), _who(after), operation)
+        for name, props in outcome.events:  # $identify's root id is the new id (W5)
+            self._send(name, props, None, None, None, props.get("distinct_id"))
+
+    def _emit_for(self, distinct_id: str, event: str, properties: dict[str, Any]) -> None:
+        """Send a person event for ``distinct_id``: an explicit or a context's user."""
+        self._send(event, properties, None, None, distinct_id)
 
     def _person_allowed(self, operation: str) -> bool:
         if self.options.person_profiles == "never":  # R13, R22
@@ -50,8 +71,37 @@ class IdentityMethods:
             return False
         return True
 
+    def _target(self, operation: str, explicit: object) -> tuple[bool, str | None]:
+        """Whom a person operation acts on: (True, an explicit or the context's id), (True, None)
+        for this install's own identity, or (False, None) when there is nobody (logged)."""
+        if not self._person_allowed(operation):
+            return False, None
+        context = current_context()
+        if explicit is not None:
+            target = self._ids.for_identity(operation, explicit)
+            if target is None:
+                return False, None
+            own = context is None and self.options.mode == "desktop"
+            if own and target == self._store.current().distinct_id:
+                return True, None  # the install's own id: keep its state in step
+            return True, target
+        if context is not None:
+            if context.distinct_id is None:
+                return self._nobody(operation, _NO_CONTEXT_USER)
+            return True, context.distinct_id
+        if self.options.mode == "server":
+            return self._nobody(operation, _NO_SERVER_USER)
+        return True, None
+
+    def _nobody(self, operation: str, why: str) -> tuple[bool, None]:
+        message = f"{operation}() ignored, nothing was sent: {why}"
+        if self.strict:
+            raise InvalidDistinctIdError(message)
+        warn_once(f"nobody-{operation}-{why}", "%s", message)
+        return False, None
+
     def _current_session(self) -> str:
-        return self._session_id(now_timestamp()[1], active=False)
+        return self._sessions.session_id(now_timestamp()[1], active=False)
 
     @never_raises(False)
     def identify(
@@ -66,183 +116,191 @@ class IdentityMethods:
         Sends one ``$identify`` the first time (merging the anonymous person into the user);
         repeating the call with the same id and properties in the same session sends nothing,
         also from another process. While identified as someone else it switches ids without
-        merging and warns: call ``reset()`` on logout. Returns False if the id was refused.
+        merging and warns: call ``reset()`` on logout. Inside ``new_context()`` it identifies
+        the request's user instead, and in server mode outside a context it only sets
+        ``properties`` on ``distinct_id`` (a ``$set``). Returns False if the id was refused.
         """
         new_id = self._ids.for_identity("identify", distinct_id)
         if new_id is None or not self._person_allowed("identify"):
             return False
-        to_set, to_set_once = _json_safe(properties, self.strict), _json_safe(set_once, self.strict)
+        to_set, to_set_once = json_safe(properties, self.strict), json_safe(set_once, self.strict)
         context = current_context()
-        if context is not None:  # a request's user, not this server's own identity (A22)
-            identify_context(new_id)
+        if context is not None or self.options.mode == "server":  # never the server's own (A22)
+            if context is not None:
+                if context.distinct_id != new_id:
+                    logger.debug("context identity: %s → %s", context.distinct_id, new_id)
+                identify_context(new_id)
             if to_set or to_set_once:
-                self._emit([("$set", {"$set": to_set or {}, "$set_once": to_set_once or {}})])
+                self._emit_for(new_id, "$set", _person_set(to_set, to_set_once))
             return True
         session_id = self._current_session()
+        before = self._store.current()
         outcome = self._store.transact(
             lambda s: _paired(identity.identify(s, new_id, to_set, to_set_once, session_id))
         )
-        self._emit(outcome.events, outcome.warning)
+        if not outcome.events and (to_set or to_set_once):
+            logger.debug("identify(%r): same properties already sent this session (R11)", new_id)
+        self._emit(outcome, "identify", before)
         return outcome.result
 
     @never_raises(False)
-    def alias(self, alias_id: str) -> bool:
-        """Give the current user a second id (``alias_id``); the current id's person survives."""
+    def alias(self, alias_id: str, *, distinct_id: str | None = None) -> bool:
+        """Give a person a second id: ``alias_id`` joins the person of ``distinct_id`` (default:
+        the current user), whose person survives (``$create_alias``)."""
         new_alias = self._ids.for_identity("alias", alias_id)
-        if new_alias is None or not self._person_allowed("alias"):
+        if new_alias is None:
             return False
-        context = current_context()
-        if context is not None:
-            return self._for_context_user(context, "alias", "$create_alias", {"alias": new_alias})
+        found, target = self._target("alias", distinct_id)
+        if not found:
+            return False
+        if target is not None:
+            if target != new_alias:  # an id is already its own alias: nothing to link
+                self._emit_for(target, "$create_alias", {"alias": new_alias, "distinct_id": target})
+            return True
         if new_alias == self._store.current().distinct_id:  # R21: nothing to link
             return self.identify(new_alias)
+        before = self._store.current()
         outcome = self._store.transact(lambda s: _paired(identity.alias(s, new_alias)))
-        self._emit(outcome.events)
+        self._emit(outcome, "alias", before)
         return outcome.result
 
     @never_raises(False)
-    def merge_dangerously(self, other_distinct_id: str) -> bool:
-        """Merge ``other_distinct_id``'s person into the current one. Irreversible.
+    def merge_dangerously(self, other_distinct_id: str, *, distinct_id: str | None = None) -> bool:
+        """Merge ``other_distinct_id``'s person into ``distinct_id``'s (default: the current
+        user's). Irreversible.
 
         Unlike ``alias`` this also merges a person that is already identified, so two real
         users can become one; use it only to repair data, and prefer ``alias``.
         """
         other = self._ids.for_identity("merge_dangerously", other_distinct_id)
-        if other is None or not self._person_allowed("merge_dangerously"):
+        if other is None:
             return False
-        context = current_context()
-        if context is not None:
-            return self._for_context_user(
-                context, "merge_dangerously", "$merge_dangerously", {"alias": other}
-            )
+        found, target = self._target("merge_dangerously", distinct_id)
+        if not found:
+            return False
+        if target is not None:
+            self._emit_for(target, "$merge_dangerously", {"alias": other})
+            return True
+        before = self._store.current()
         outcome = self._store.transact(lambda s: _paired(identity.merge_dangerously(s, other)))
-        self._emit(outcome.events)
+        self._emit(outcome, "merge_dangerously", before)
         return outcome.result
 
     @never_raises(None)
     def reset(self, reset_device_id: bool = False) -> None:
         """Forget the user (on logout): new anonymous id and session, super properties cleared.
 
-        Sends nothing; queued events keep their ids; the consent choice is kept (A3).
+        Sends nothing; queued events keep their ids; the consent choice is kept (A3). Inside
+        ``new_context()`` the request's user is forgotten instead (later events are personless).
         """
         context = current_context()
-        if context is not None:  # the request's user logged out: later events are personless
+        if context is not None:
+            if context.distinct_id is not None:
+                logger.debug("context identity: %s → None (reset)", context.distinct_id)
             context.distinct_id = None
             return
-        self._store.transact(lambda s: _paired(identity.reset(s, reset_device_id)))
-        self._forget_session_activity()
+        if self.options.mode == "server":
+            self._nobody("reset", _NO_SERVER_USER)
+            return
+        before = self._store.current()
+        outcome = self._store.transact(lambda s: _paired(identity.reset(s, reset_device_id)))
+        self._sessions.forget()
+        self._emit(outcome, "reset", before)
 
     @never_raises(None)
     def set_person_properties(
         self,
         set: Mapping[str, Any] | None = None,  # mirrors PostHog's $set
         set_once: Mapping[str, Any] | None = None,
+        *,
+        distinct_id: str | None = None,
     ) -> None:
-        """Set properties on the current person (``$set``/``$set_once``); repeats are skipped."""
-        if not self._person_allowed("set_person_properties"):
+        """Set properties on a person (``$set``/``$set_once``): ``distinct_id``'s, default the
+        current user's; repeats for this install's own user are skipped."""
+        found, target = self._target("set_person_properties", distinct_id)
+        if not found:
             return
-        to_set, to_set_once = _json_safe(set, self.strict), _json_safe(set_once, self.strict)
-        context = current_context()
-        if context is not None:
+        to_set, to_set_once = json_safe(set, self.strict), json_safe(set_once, self.strict)
+        if target is not None:
             if to_set or to_set_once:
-                props = {"$set": to_set or {}, "$set_once": to_set_once or {}}
-                self._for_context_user(context, "set_person_properties", "$set", props)
+                self._emit_for(target, "$set", _person_set(to_set, to_set_once))
             return
         session_id = self._current_session()
+        before = self._store.current()
         outcome = self._store.transact(
             lambda s: _paired(identity.set_person_properties(s, to_set, to_set_once, session_id))
         )
-        self._emit(outcome.events)
+        if not outcome.events and (to_set or to_set_once):
+            logger.debug("$set skipped: same properties already sent this session (R11)")
+        self._emit(outcome, "set_person_properties", before)
 
     @never_raises(None)
-    def unset_person_properties(self, names: str | Iterable[str]) -> None:
-        """Remove properties from the current person (``$unset``)."""
-        if not self._person_allowed("unset_person_properties"):
+    def unset_person_properties(
+        self, names: str | Iterable[str], *, distinct_id: str | None = None
+    ) -> None:
+        """Remove properties from a person (``$unset``): ``distinct_id``'s, default the current
+        user's."""
+        found, target = self._target("unset_person_properties", distinct_id)
+        if not found:
             return
         keys = [names] if isinstance(names, str) else list(names)
         keys = [k for k in keys if isinstance(k, str) and k]
-        context = current_context()
-        if context is not None:
+        if target is not None:
             if keys:
-                self._for_context_user(context, "unset_person_properties", "$set", {"$unset": keys})
+                self._emit_for(target, "$set", {"$unset": keys})
             return
+        before = self._store.current()
         outcome = self._store.transact(lambda s: _paired(identity.unset_person_properties(s, keys)))
-        self._emit(outcome.events)
+        self._emit(outcome, "unset_person_properties", before)
 
-    def _for_context_user(
-        self, context: RequestContext, operation: str, event: str, properties: dict[str, Any]
-    ) -> bool:
-        """Inside ``new_context()`` person operations apply to the request's user (R38)."""
-        if context.distinct_id is None:
-            logger.warning(
-                "%s() inside new_context() without a distinct id: nothing sent;"
-                " call identify_context() first",
-                operation,
-            )
-            return False
-        self._emit([(event, {**properties, "distinct_id": context.distinct_id})])
-        return True
-
-    @never_raises(None)
-    def register(self, properties: Mapping[str, Any]) -> None:
-        """Add super properties: persisted, sent with every later event, cleared by ``reset``."""
-        clean = self._super_properties(properties)
-        if clean:
-            self._store.transact(lambda s: (_with_super(s, {**s.super_properties, **clean}), None))
-
-    @never_raises(None)
-    def register_once(self, properties: Mapping[str, Any], default_value: Any = None) -> None:
-        """Like ``register``, but only for keys not set yet (or set to ``default_value``)."""
-        clean = self._super_properties(properties)
-
-        def change(s: IdentityState) -> tuple[IdentityState, None]:
-            current = dict(s.super_properties)
-            for key, value in clean.items():
-                if current.get(key, default_value) == default_value:
-                    current[key] = value
-            return _with_super(s, current), None
-
-        if clean:
-            self._store.transact(change)
-
-    @never_raises(None)
-    def unregister(self, key: str) -> None:
-        """Remove one super property."""
-
-        def change(s: IdentityState) -> tuple[IdentityState, None]:
-            rest = {k: v for k, v in s.super_properties.items() if k != key}
-            return _with_super(s, rest), None
-
-        self._store.transact(change)
-
-    def _super_properties(self, properties: Mapping[str, Any]) -> dict[str, Any]:
-        reserved = sorted(k for k in properties if k in _RESERVED_SUPER_PROPERTIES)
-        if reserved:
-            logger.warning("register() ignored reserved properties: %s", ", ".join(reserved))
-        return (
-            _json_safe({k: v for k, v in properties.items() if k not in reserved}, self.strict)
-            or {}
-        )
+    # -- getters: what capture() would use now ---------------------------------------------------
 
     @never_raises("")
     def get_distinct_id(self) -> str:
-        """The id events are sent under: the anonymous id, or the user's after ``identify``."""
+        """The id events are sent under: the anonymous id, or the user's after ``identify``.
+
+        Inside ``new_context()`` the context's id; "" when events would be personless (a
+        context without an id, a server-mode client outside a context).
+        """
+        context = current_context()
+        if context is not None:
+            return context.distinct_id or ""
+        if self.options.mode == "server":
+            return ""
         self._store.refresh()
         return self._store.current().distinct_id
 
     @never_raises("")
     def get_device_id(self) -> str:
-        """This install's stable id (``$device_id``); survives ``reset()`` unless asked."""
+        """This install's stable id (``$device_id``); survives ``reset()`` unless asked. ""
+        inside ``new_context()`` and in server mode, whose events carry none."""
+        if current_context() is not None or self.options.mode == "server":
+            return ""
         return self._store.current().device_id
 
     @never_raises("")
     def get_session_id(self) -> str:
-        """The current ``$session_id`` (reading it does not extend the session)."""
+        """The ``$session_id`` the next event carries; reading it does not extend the session.
+
+        After the idle timeout it starts the next session rather than return an expired id.
+        Inside ``new_context()`` the context's session id; "" when events carry none.
+        """
+        context = current_context()
+        if context is not None:
+            return context.session_id or ""
+        if self.options.mode == "server":
+            return ""
+        self._store.refresh()
         return self._current_session()
 
     @never_raises(False)
     def is_identified(self) -> bool:
-        """True after ``identify`` until ``reset``."""
+        """True after ``identify`` until ``reset`` (inside a context: whether it has an id)."""
+        context = current_context()
+        if context is not None:
+            return context.distinct_id is not None
+        if self.options.mode == "server":
+            return False
         self._store.refresh()
         return self._store.current().identified
 
@@ -251,19 +309,11 @@ def _paired(outcome: identity.Outcome) -> tuple[IdentityState, identity.Outcome]
     return outcome.state, outcome
 
 
-def _with_super(state: IdentityState, properties: dict[str, Any]) -> IdentityState:
-    return state._replace(super_properties=properties)
+def _person_set(
+    to_set: Mapping[str, Any] | None, to_set_once: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    return {"$set": dict(to_set or {}), "$set_once": dict(to_set_once or {})}
 
 
-def _json_safe(properties: Mapping[str, Any] | None, strict: bool) -> dict[str, Any] | None:
-    """Properties as they will be stored and sent, so hashes and files match the wire."""
-    if properties is None:
-        return None
-    problems: list[str] = []
-    clean = to_json_value(dict(properties), "", problems, set())
-    if problems:
-        if strict:
-            raise InvalidEventError("; ".join(problems))
-        logger.warning("properties adjusted: %s", "; ".join(problems))
-    assert isinstance(clean, dict)
-    return clean
+def _who(state: IdentityState) -> str:
+    return state.distinct_id if state.identified else f"anonymous {state.distinct_id}"

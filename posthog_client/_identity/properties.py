@@ -78,22 +78,27 @@ class EventProperties:
 
     def for_context(
         self,
-        context: RequestContext,
+        context: RequestContext | None,
         properties: Mapping[str, Any] | None,
         explicit_id: str | None,
     ) -> tuple[str, dict[str, Any]]:
-        """Distinct id and properties of a backend event: the context's ids, never the device's
-        (R38, R39)."""
+        """Distinct id and properties of a backend event: the context's ids (none for a server
+        outside a context), never the device's (R38, R39, A23)."""
         props = dict(self._shared_properties(self._store.current()).server)
-        if context.session_id:
-            props["$session_id"] = context.session_id
-        tags = context.tags  # one snapshot: another thread may tag the shared context meanwhile
-        if tags:
-            props.update(tags)
-            props["$context_tags"] = sorted(tags)
+        context_id = session_id = None
+        if context is not None:
+            context_id, session_id = context.distinct_id, context.session_id
+            tags = context.tags  # one snapshot: another thread may tag the context meanwhile
+            if tags:
+                props.update(tags)
+                props["$context_tags"] = sorted(tags)
         if properties:
             props.update(properties)
-        distinct_id = explicit_id or context.distinct_id
+            if "$session_id" in properties and not properties["$session_id"]:
+                del props["$session_id"]  # SE1: only a non-empty caller session id counts
+        if session_id and "$session_id" not in props:
+            props["$session_id"] = session_id
+        distinct_id = explicit_id or context_id
         person = distinct_id is not None and self._options.person_profiles != "never"
         props["$is_server"] = True  # after caller properties: it cannot be overridden (W11)
         props["$is_identified"] = distinct_id is not None

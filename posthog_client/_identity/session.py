@@ -1,9 +1,15 @@
 """The analytics session (SE1–SE6, decision A6), shared by every process of a project.
 
 A session ends after ``idle_timeout_s`` without events or after 24 hours. Its id and start live
-in the persisted state; its last activity is tracked in memory and written to disk at most once a
-minute (a lock-free mtime bump), so a short CLI run started within the idle window continues the
-session of the previous run.
+in the persisted state; its last activity is tracked in memory and, like posthog-js shares it
+between tabs, written for the other processes at most every 5 seconds (a lock-free mtime bump)
+and once more at shutdown or exit. A process whose own activity is too old to continue the
+session asks the disk before starting a new one, so it continues a session a sibling kept alive
+or adopts the one a sibling started; a short CLI run started within the idle window continues
+the previous run's session.
+
+Reading the session id never extends it (SE4). Once the idle timeout has passed, reading it
+starts the next session: the id returned is the one the next event carries, never an expired one.
 """
 
 from __future__ import annotations
@@ -14,9 +20,11 @@ from .._config import SESSION_MAX_LENGTH_S
 from .._events.uuid7 import uuid7
 from .state import IdentityState, StateStore
 
-__all__ = ["SessionTracker"]
+__all__ = ["ACTIVITY_PERSIST_MS", "SessionTracker"]
 
-_ACTIVITY_PERSIST_MS: Final = 60_000  # how stale the last activity may look to other processes
+# How stale this process's activity may look to the others: posthog-js's granularity, a small
+# fraction of any idle timeout worth having.
+ACTIVITY_PERSIST_MS: Final = 5_000
 _MAX_LENGTH_MS: Final = int(SESSION_MAX_LENGTH_S * 1000)
 
 
@@ -31,28 +39,49 @@ class SessionTracker:
         """The current session id; ``active`` marks an event (reading alone does not extend it)."""
         state = self._store.current()
         session, last_ms, persisted_ms = self._activity
-        if session != state.session_id:
+        if session != state.session_id:  # first use, or another process changed the session
             last_ms = persisted_ms = state.session_last_ms
         if state.session_id is not None and self._live(state, last_ms, now_ms):
             if active:
-                if now_ms - persisted_ms >= _ACTIVITY_PERSIST_MS:
+                if abs(now_ms - persisted_ms) >= ACTIVITY_PERSIST_MS:
                     self._store.record_activity(now_ms)
                     persisted_ms = now_ms
-                self._activity = (state.session_id, max(now_ms, last_ms), persisted_ms)
+                last_ms = max(now_ms, last_ms)
+            self._activity = (state.session_id, last_ms, persisted_ms)
             return state.session_id
         return self._adopt_or_renew(now_ms, active)
+
+    def flush(self) -> None:
+        """Write this process's last activity for the others (at shutdown and exit).
+
+        Skipped when another process has moved to another session meanwhile or recorded later
+        activity: a stale write must not shorten or revive anything.
+        """
+        session, last_ms, persisted_ms = self._activity
+        if session is None or last_ms == persisted_ms:
+            return
+        self._activity = (session, last_ms, last_ms)
+        store = self._store
+        try:
+            store.refresh()
+        except OSError:  # unreadable now: the session may end a little early, nothing worse
+            return
+        if store.current().session_id == session and store.activity_ms() < last_ms:
+            store.record_activity(last_ms)
 
     def forget(self) -> None:
         """After ``reset()``: the next event starts a new session (R17)."""
         self._activity = (None, 0, 0)
 
     def _live(self, state: IdentityState, last_ms: int, now_ms: int) -> bool:
+        # abs(), as posthog-js: a clock set back by more than the timeout ends the session too
         return (
-            now_ms - last_ms <= self._idle_ms and now_ms - state.session_start_ms <= _MAX_LENGTH_MS
+            abs(now_ms - last_ms) <= self._idle_ms
+            and abs(now_ms - state.session_start_ms) <= _MAX_LENGTH_MS
         )
 
     def _adopt_or_renew(self, now_ms: int, active: bool) -> str:
-        """Continue a session another process kept alive, or start a new one."""
+        """Continue the session another process kept alive or started, or start a new one."""
         store = self._store
         state = store.current()
         last_ms = max(state.session_last_ms, store.activity_ms())

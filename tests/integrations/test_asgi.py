@@ -211,7 +211,9 @@ def test_lifespan_passes_through_untouched(events: Events) -> None:
     with TestClient(app):
         pass
     (event,) = events()
-    assert "$is_server" not in event["properties"]  # no request, no context
+    props = event["properties"]  # no request, no context: a personless server event
+    assert "$current_url" not in props and "$session_id" not in props
+    assert props["$is_server"] is True and props["$process_person_profile"] is False
 
 
 def test_concurrent_requests_keep_their_own_ids(events: Events) -> None:
