@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, ParamSpec
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from . import _default
 from ._client import Client
@@ -20,28 +20,39 @@ __all__ = [
     "capture",
     "capture_exception",
     "consent_status",
+    "feature_enabled",
     "flush",
+    "get_all_flags",
     "get_client",
     "get_device_id",
     "get_distinct_id",
+    "get_feature_flag",
+    "get_feature_flag_payload",
+    "get_remote_config_payload",
     "get_session_id",
+    "group",
     "has_opted_out",
     "identify",
     "init",
     "is_identified",
     "merge_dangerously",
+    "on_feature_flags",
     "opt_in",
     "opt_out",
+    "override_feature_flags",
     "register",
     "register_once",
+    "reload_feature_flags",
     "reset",
     "set_person_properties",
     "shutdown",
     "unregister",
     "unset_person_properties",
+    "wait_for_flags",
 ]
 
 P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def _with_signature_of(
@@ -89,11 +100,21 @@ def capture(
     distinct_id: str | None = None,
     timestamp: dt.datetime | None = None,
     uuid: str | UUID | None = None,
+    groups: Mapping[str, str | int] | None = None,
+    send_feature_flags: bool = False,
 ) -> str | None:
     c = _current("capture")
     if c is None:
         return None
-    return c.capture(event, properties, distinct_id=distinct_id, timestamp=timestamp, uuid=uuid)
+    return c.capture(
+        event,
+        properties,
+        distinct_id=distinct_id,
+        timestamp=timestamp,
+        uuid=uuid,
+        groups=groups,
+        send_feature_flags=send_feature_flags,
+    )
 
 
 def capture_exception(
@@ -213,6 +234,32 @@ def flush(timeout_s: float | None = None) -> FlushResult:
 def shutdown(timeout_s: float | None = None) -> FlushResult:
     c = _current("shutdown")
     return c.shutdown(timeout_s) if c else FlushResult()
+
+
+def _delegate(method: Callable[Concatenate[Client, P], R], default: R) -> Callable[P, R]:
+    """A module-level function calling ``method`` on the client ``init`` created (``default``
+    before ``init``), with the method's parameters for type checkers and editors."""
+    name = method.__name__
+
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        client = _current(name)
+        return default if client is None else method(client, *args, **kwargs)
+
+    call.__name__ = call.__qualname__ = name
+    return call
+
+
+# Feature flags and groups (see Client): the parameters are declared once, on the methods.
+feature_enabled = _delegate(Client.feature_enabled, None)
+get_feature_flag = _delegate(Client.get_feature_flag, None)
+get_feature_flag_payload = _delegate(Client.get_feature_flag_payload, None)
+get_all_flags = _delegate(Client.get_all_flags, {})
+get_remote_config_payload = _delegate(Client.get_remote_config_payload, None)
+reload_feature_flags = _delegate(Client.reload_feature_flags, None)
+wait_for_flags = _delegate(Client.wait_for_flags, False)
+on_feature_flags = _delegate(Client.on_feature_flags, lambda: None)
+override_feature_flags = _delegate(Client.override_feature_flags, None)
+group = _delegate(Client.group, None)
 
 
 def _copy_docs() -> None:

@@ -13,6 +13,9 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
 
 from ._config import (
+    DEFAULT_FLAGS_POLL_INTERVAL_S,
+    DEFAULT_FLAGS_REFRESH_INTERVAL_S,
+    DEFAULT_FLAGS_TIMEOUT_S,
     DEFAULT_FLUSH_AT,
     DEFAULT_FLUSH_INTERVAL_S,
     DEFAULT_MAX_BATCH_SIZE,
@@ -32,6 +35,7 @@ from ._events.encoding import encode_event
 from ._events.timestamps import format_timestamp, now_timestamp
 from ._events.uuid7 import normalize_uuid, uuid7
 from ._exceptions import InvalidEventError, PostHogError
+from ._flagclient.groups import GroupMethods
 from ._guard import never_raises
 from ._identity.consent import ConsentStatus, consent_status
 from ._identity.context import current_context
@@ -55,7 +59,7 @@ __all__ = ["Client"]
 _SHARED_FILES_RECHECK_MS: Final = 1000  # how late another process's identify/opt-out may apply
 
 
-class Client(IdentityMethods):
+class Client(GroupMethods, IdentityMethods):
     """A PostHog client with a persisted, client-side identity.
 
     Every option is keyword-only. Those whose default is ``None`` fall back to an environment
@@ -81,14 +85,16 @@ class Client(IdentityMethods):
     - ``max_batch_size``, ``max_queue_size``, ``max_disk_bytes``: bounds of a request, of the
       memory queue and of the disk queue.
     - ``max_retries``, ``timeout_s``: HTTP attempts after the first, socket timeout.
-    - ``shutdown_timeout_s``: the most exit spends delivering.
-    - ``session_idle_timeout_s``: the analytics session's idle timeout.
+    - ``shutdown_timeout_s``: the most exit spends delivering; ``session_idle_timeout_s``: the
+      analytics session's idle timeout.
     - ``super_properties``: properties sent with every event (not persisted).
     - ``read_env``: False reads no ``POSTHOG_*`` variable at all (for an app's own telemetry:
       its user's PostHog settings must not steer it). ``DO_NOT_TRACK`` is always honoured.
     - ``on_error``: called on the delivery thread with a ``DeliveryProblem`` (kind, HTTP
       status, events dropped or waiting, message) when events are dropped or sending pauses;
       ``debug=True`` also logs every request (count, bytes, status, latency).
+    - ``personal_api_key`` (``POSTHOG_PERSONAL_API_KEY``), ``flags_timeout_s``,
+      ``flags_poll_interval_s``, ``flags_refresh_interval_s``: feature flags (see the README).
 
     A value of the wrong type or out of range raises ``ConfigurationError`` naming the option.
 
@@ -127,6 +133,10 @@ class Client(IdentityMethods):
         super_properties: Mapping[str, object] | None = None,
         read_env: bool = True,
         on_error: ErrorCallback | None = None,
+        personal_api_key: str | None = None,
+        flags_timeout_s: float = DEFAULT_FLAGS_TIMEOUT_S,
+        flags_poll_interval_s: float = DEFAULT_FLAGS_POLL_INTERVAL_S,
+        flags_refresh_interval_s: float = DEFAULT_FLAGS_REFRESH_INTERVAL_S,
     ) -> None:
         # The parameters above are the one declaration of the options: pass them all on.
         arguments = {name: value for name, value in locals().items() if name != "self"}
@@ -138,7 +148,8 @@ class Client(IdentityMethods):
         self._server = self.options.mode == "server"
         # A server has no identity file (A23); persist=True only keeps its queue on disk.
         persisted = self.options.persist and self._opt_out_env is None and not self._server
-        self._store = StateStore(self.options.project_dir if persisted else None)
+        self._flag_dir = self.options.project_dir if persisted else None
+        self._store = StateStore(self._flag_dir)
         self._ids = IdChecker(self.options.strict)
         self._opted_out = self._opt_out_env is not None
         self._next_check_ms = 0  # when files other processes may change are read again
@@ -166,12 +177,15 @@ class Client(IdentityMethods):
         distinct_id: str | None = None,
         timestamp: dt.datetime | None = None,
         uuid: str | UUID | None = None,
+        groups: Mapping[str, str | int] | None = None,
+        send_feature_flags: bool = False,
     ) -> str | None:
         """Queue an event; returns its uuid, or None if it was not queued (the reason is logged).
 
         The distinct id is ``distinct_id`` when given, else the current context's (see
         ``new_context``), else the persisted identity's; a server-mode client outside a context
-        sends a personless event under a fresh id.
+        sends a personless event under a fresh id. ``groups`` and ``send_feature_flags``
+        add groups and the user's flags (``$feature/<key>``, evaluated now) to this event.
         """
         try:  # inline rather than @never_raises: this is the hottest path of the SDK
             # No pid check here: the pipeline's submit() makes the one this path needs (a fork
@@ -185,6 +199,8 @@ class Client(IdentityMethods):
                 if explicit is None:
                     self._refuse("invalid_distinct_id", f"event {event!r} has no distinct id")
                     return None
+            if groups is not None or send_feature_flags:
+                properties = self._event_extras(properties, explicit, groups, send_feature_flags)
             return self._send(event, properties, timestamp, uuid, explicit)
         except PostHogError:
             if self.options.strict:
@@ -335,6 +351,7 @@ class Client(IdentityMethods):
             delivery, self._delivery = self._delivery, None
             self._closed = True
         self._sessions.flush()  # the next run continues the session from this run's last event
+        self._close_flags()
         atexit.unregister(self._atexit_hook)
         if delivery is None:
             return FlushResult()

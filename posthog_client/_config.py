@@ -19,6 +19,9 @@ if TYPE_CHECKING:
     from ._delivery.report import ErrorCallback
 
 __all__ = [
+    "DEFAULT_FLAGS_POLL_INTERVAL_S",
+    "DEFAULT_FLAGS_REFRESH_INTERVAL_S",
+    "DEFAULT_FLAGS_TIMEOUT_S",
     "DEFAULT_FLUSH_AT",
     "DEFAULT_FLUSH_INTERVAL_S",
     "DEFAULT_HOST",
@@ -51,6 +54,9 @@ DEFAULT_TIMEOUT_S: Final = 10.0
 DEFAULT_SHUTDOWN_TIMEOUT_S: Final = 1.0
 DEFAULT_SESSION_IDLE_TIMEOUT_S: Final = 30 * 60.0
 SESSION_MAX_LENGTH_S: Final = 24 * 3600.0
+DEFAULT_FLAGS_TIMEOUT_S: Final = 3.0  # F13: posthog-python's and the browser's
+DEFAULT_FLAGS_POLL_INTERVAL_S: Final = 30.0  # SR9
+DEFAULT_FLAGS_REFRESH_INTERVAL_S: Final = 300.0  # D12: the browser's remote config refresh
 
 # App hosts that users paste by mistake, mapped to PostHog's ingestion hosts.
 _INGESTION_HOSTS: Final = {
@@ -140,6 +146,10 @@ class _Fields(NamedTuple):
     super_properties: Mapping[str, object] = MappingProxyType({})
     read_env: bool = True
     on_error: ErrorCallback | None = None
+    personal_api_key: str | None = None
+    flags_timeout_s: float = DEFAULT_FLAGS_TIMEOUT_S
+    flags_poll_interval_s: float = DEFAULT_FLAGS_POLL_INTERVAL_S
+    flags_refresh_interval_s: float = DEFAULT_FLAGS_REFRESH_INTERVAL_S
 
 
 _BOOLEANS: Final = (
@@ -150,7 +160,9 @@ _COUNTS: Final = {"flush_at": 1, "max_batch_size": 1, "max_queue_size": 1, "max_
                   "max_retries": 0}  # fmt: skip
 # name -> whether 0 is accepted
 _DURATIONS: Final = {"flush_interval_s": False, "timeout_s": False,
-                     "session_idle_timeout_s": False, "shutdown_timeout_s": True}  # fmt: skip
+                     "session_idle_timeout_s": False, "shutdown_timeout_s": True,
+                     "flags_timeout_s": False, "flags_poll_interval_s": False,
+                     "flags_refresh_interval_s": True}  # fmt: skip
 
 
 class Options(_Fields):
@@ -207,6 +219,10 @@ class Options(_Fields):
             raise _invalid("backend", backend, "an object with send(batch) and close() methods")
         if self.on_error is not None and not callable(self.on_error):
             raise _invalid("on_error", self.on_error, "a function taking a DeliveryProblem")
+        key = self.personal_api_key
+        if key is not None and (not isinstance(key, str) or not key.strip()):
+            shown = key if not isinstance(key, str) else ""  # never echo a key
+            raise _invalid("personal_api_key", shown, "None or a non-empty personal API key")
 
     @classmethod
     def resolve(cls, api_key: str | None = None, **kwargs: object) -> Options:
@@ -238,6 +254,8 @@ class Options(_Fields):
             for name, value in (("persist", False), ("disable_geoip", True)):
                 if kwargs.get(name) is None:
                     kwargs[name] = value
+        if kwargs.get("personal_api_key") is None and env.get("POSTHOG_PERSONAL_API_KEY"):
+            kwargs["personal_api_key"] = env["POSTHOG_PERSONAL_API_KEY"]
         if kwargs.get("debug") is None:
             kwargs["debug"] = bool(_env_bool(env, "POSTHOG_CLIENT_DEBUG"))
         if kwargs.get("strict") is None:

@@ -32,11 +32,13 @@ ALLOWED: dict[str, frozenset[str]] = {
     "_delivery": SHARED | {"_events"},
     "_mixpanel": LEAVES,
     "_flags": LEAVES,
+    # the SDK side of flags: the engine for local evaluation, the requests error mapping
+    "_flagclient": SHARED | {"_events", "_identity", "_flags", "_delivery"},
     "_context": SHARED | {"_events", "_identity", "_default"},
     "_linking": SHARED | {"_identity", "_default"},
-    "_client": SHARED | {"_events", "_identity", "_delivery", "_context"},
+    "_client": SHARED | {"_events", "_identity", "_delivery", "_context", "_flagclient"},
     "_api": SHARED | {"_client", "_default", "_delivery", "_identity"},
-    "server": LEAVES | {"_events", "_identity"},
+    "server": LEAVES | {"_events", "_identity", "_flags"},  # /flags: the engine the SDK uses
     "_recorder": LEAVES | {"server"},
     "testing": SHARED | {"_default", "_recorder"},
     "pytest_plugin": frozenset({"testing"}),

@@ -34,11 +34,12 @@ __all__ = [
 class RequestContext:
     """What events captured inside one ``new_context()`` are stamped with.
 
-    Mutable on purpose (see the module docstring). ``tags`` is replaced, never changed in
-    place, so a reader holding the previous dict never sees it change under it.
+    Mutable on purpose (see the module docstring). ``tags`` and ``groups`` (``group()``: type
+    to key) are replaced, never changed in place, so a reader holding the previous dict never
+    sees it change under it.
     """
 
-    __slots__ = ("capture_exceptions", "client", "distinct_id", "session_id", "tags")
+    __slots__ = ("capture_exceptions", "client", "distinct_id", "groups", "session_id", "tags")
 
     def __init__(
         self,
@@ -50,6 +51,7 @@ class RequestContext:
         self.distinct_id: str | None = parent.distinct_id if parent else None
         self.session_id: str | None = parent.session_id if parent else None
         self.tags: dict[str, Any] = parent.tags if parent else {}
+        self.groups: dict[str, str] = parent.groups if parent else {}  # replaced, like tags
         self.capture_exceptions = capture_exceptions
         self.client = client
 

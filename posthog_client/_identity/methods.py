@@ -46,6 +46,8 @@ class IdentityMethods(SuperPropertyMethods):
 
     # (event, properties, timestamp, uuid, explicit distinct id[, root distinct id]) -> uuid
     _send: Callable[..., str | None]
+    # keeps the install's feature flags in step with its identity (the flag half of Client)
+    _flags_identity_changed: Callable[..., None]
 
     @property
     def strict(self) -> bool:
@@ -141,6 +143,11 @@ class IdentityMethods(SuperPropertyMethods):
         if not outcome.events and (to_set or to_set_once):
             logger.debug("identify(%r): same properties already sent this session (R11)", new_id)
         self._emit(outcome, "identify", before)
+        self._flags_identity_changed(
+            reload=outcome.state.distinct_id != before.distinct_id,
+            to_set=to_set,
+            to_set_once=to_set_once,
+        )
         return outcome.result
 
     @never_raises(False)
@@ -206,6 +213,7 @@ class IdentityMethods(SuperPropertyMethods):
         outcome = self._store.transact(lambda s: _paired(identity.reset(s, reset_device_id)))
         self._sessions.forget()
         self._emit(outcome, "reset", before)
+        self._flags_identity_changed(reset=True)
 
     @never_raises(None)
     def set_person_properties(
@@ -233,6 +241,7 @@ class IdentityMethods(SuperPropertyMethods):
         if not outcome.events and (to_set or to_set_once):
             logger.debug("$set skipped: same properties already sent this session (R11)")
         self._emit(outcome, "set_person_properties", before)
+        self._flags_identity_changed(to_set=to_set, to_set_once=to_set_once)
 
     @never_raises(None)
     def unset_person_properties(
@@ -252,6 +261,7 @@ class IdentityMethods(SuperPropertyMethods):
         before = self._store.current()
         outcome = self._store.transact(lambda s: _paired(identity.unset_person_properties(s, keys)))
         self._emit(outcome, "unset_person_properties", before)
+        self._flags_identity_changed(unset=keys)
 
     # -- getters: what capture() would use now ---------------------------------------------------
 

@@ -34,10 +34,18 @@ class EventProperties:
         self._options = options
         self._store = store
         self._sessions = sessions
-        self._shared: tuple[IdentityState | None, _Shared] = (
+        # what the cached part was computed from: the state and the flag properties
+        self._shared: tuple[IdentityState | None, Mapping[str, Any] | None, _Shared] = (
+            None,
             None,
             _Shared(({}, ""), frozenset(), False, {}),
         )
+        self._flag_properties: Mapping[str, Any] | None = None
+
+    def set_flag_properties(self, properties: Mapping[str, Any] | None) -> None:
+        """Flag properties for every later device event (``$feature/<key>``,
+        ``$active_feature_flags``): above the SDK's, below super properties and the caller's."""
+        self._flag_properties = properties
 
     def for_device(
         self, properties: Mapping[str, Any] | None, explicit_id: str | None, now_ms: int
@@ -92,6 +100,8 @@ class EventProperties:
             if tags:
                 props.update(tags)
                 props["$context_tags"] = sorted(tags)
+            if context.groups:
+                props["$groups"] = context.groups
         if properties:
             props.update(properties)
             if "$session_id" in properties and not properties["$session_id"]:
@@ -106,18 +116,19 @@ class EventProperties:
         return distinct_id or uuid7(), props  # no id: personless, like PostHog's server SDKs
 
     def _shared_properties(self, state: IdentityState) -> _Shared:
-        cached_state, shared = self._shared
-        if cached_state is not state:
+        cached_state, cached_flags, shared = self._shared
+        flags = self._flag_properties
+        if cached_state is not state or cached_flags is not flags:
             sdk: dict[str, Any] = dict(system_context())
             if self._options.disable_geoip:  # W12: else the server's address locates users
                 sdk["$geoip_disable"] = True
             supers = {**self._options.super_properties, **state.super_properties}
-            device = {**sdk, "$device_id": state.device_id, **supers}
+            device = {**sdk, "$device_id": state.device_id, **(flags or {}), **supers}
             shared = _Shared(
                 device=(device, encode_fragment(device)),
                 device_keys=frozenset(device),
                 person=identity.has_person_processing(state, self._options.person_profiles),
                 server={**sdk, **supers},
             )
-            self._shared = (state, shared)
+            self._shared = (state, flags, shared)
         return shared

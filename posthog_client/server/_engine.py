@@ -247,6 +247,16 @@ class PersonEngine:
                 for group_type, index, key, properties, created_at in self._store.groups.all()
             ]
 
+    def group_types(self) -> dict[int, str]:
+        """The group types seen so far, by index (at most five, G4)."""
+        with self._lock:
+            return self._store.groups.types()
+
+    def group_properties(self, group_type: str, group_key: str) -> dict[str, Any] | None:
+        """A group's properties (G5), or None if it was never identified."""
+        with self._lock:
+            return self._store.groups.properties(group_type, group_key)
+
     def _owner(self, distinct_id: str | None) -> int | str | None:
         if distinct_id is None:
             return None

@@ -48,6 +48,20 @@ class GroupStore:
             (index, key, dumps(merged), format_timestamp(created_at)),
         )
 
+    def types(self) -> dict[int, str]:
+        """Every known group type by index."""
+        rows = self._db.execute("SELECT group_type_index, group_type FROM group_types")
+        return {int(index): str(name) for index, name in rows}
+
+    def properties(self, group_type: str, key: str) -> dict[str, Any] | None:
+        """The properties of a group, or None if no ``$groupidentify`` created it."""
+        row = self._db.execute(
+            "SELECT g.properties FROM groups g JOIN group_types t USING (group_type_index)"
+            " WHERE t.group_type = ? AND g.group_key = ?",
+            (group_type, key),
+        ).fetchone()
+        return None if row is None else dict(json.loads(row[0]))
+
     def all(self) -> list[tuple[str, int, str, dict[str, Any], str]]:
         rows = self._db.execute(
             "SELECT t.group_type, g.group_type_index, g.group_key, g.properties, g.created_at"

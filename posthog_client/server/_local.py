@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from types import TracebackType
-from typing import Final
+from typing import Any, Final
 from urllib.parse import urlencode
 
 from .._log import logger
 from ._access import AccessPolicy, is_loopback, new_personal_api_key
 from ._engine import PersonEngine
+from ._flag_source import FlagSource, FlagsSpec
 from ._http import IngestionHTTPServer
 from ._routes import build_router
 
@@ -29,6 +30,8 @@ class LocalServer:
     It accepts ``/batch/``, ``/capture/``, ``/e/``, ``/i/v0/e/`` and ``/track/`` for the
     project key ``api_key``, answers the query API (``/api/persons``, ``/api/events``,
     ``/api/ingestion_warnings``) and serves the person explorer at ``/`` (``explorer_url``).
+    ``flags`` (a ``flags.json`` path, a definitions document or ``{key: value}``; changed
+    later with ``set_flags``) are answered at ``/flags`` and ``/flags/definitions``.
     ``port=0`` picks a free port; ``db_path=None`` keeps the data in memory. ``engine`` is the
     ``PersonEngine`` behind it, for direct queries.
 
@@ -54,6 +57,7 @@ class LocalServer:
         log_requests: bool = False,
         personal_api_key: str | None = None,
         allowed_hosts: Iterable[str] = (),
+        flags: FlagsSpec = None,
     ) -> None:
         if not api_key:
             raise ValueError("api_key must be a non-empty project key")
@@ -67,6 +71,8 @@ class LocalServer:
         """The key the query API and the explorer need, or None when they need none."""
         self._allowed_hosts = tuple(allowed_hosts)
         self.db_path: str | os.PathLike[str] = ":memory:" if db_path is None else db_path
+        self.flags = FlagSource(flags)
+        """The flags it serves (``quota_limited`` answers as a billing-limited project)."""
         self.engine = PersonEngine(self.db_path, shuffle=shuffle, seed=seed)
         self._port = port
         self._log_requests = log_requests
@@ -102,7 +108,7 @@ class LocalServer:
             access = AccessPolicy(self.host, self.personal_api_key, self._allowed_hosts)
             self._httpd = IngestionHTTPServer(
                 (self.host, self._port),
-                build_router(self.engine, self.api_key),
+                build_router(self.engine, self.api_key, self.flags, self.personal_api_key),
                 access,
                 log_requests=self._log_requests,
             )
@@ -116,6 +122,10 @@ class LocalServer:
             )
             self._thread.start()
         return self
+
+    def set_flags(self, flags: FlagsSpec, *, payloads: Mapping[str, Any] | None = None) -> None:
+        """Serve other flags from the next request on (``payloads`` go with plain values)."""
+        self.flags.set(flags, payloads)
 
     def stop(self) -> None:
         """Stop serving, close every connection and the database; idempotent."""

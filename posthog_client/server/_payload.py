@@ -30,6 +30,7 @@ __all__ = [
     "EVENT_BODY_LIMIT",
     "IngestRequest",
     "check_token",
+    "decode_body",
     "parse_ingest_request",
 ]
 
@@ -69,12 +70,13 @@ def parse_ingest_request(
     content_encoding: str = "",
 ) -> IngestRequest:
     """Decode ``body`` (compression, form, JSON, shape) or raise ``RequestRejectedError``."""
-    hint = _first(query, "compression")
-    if content_type.split(";")[0].strip().lower() == "application/x-www-form-urlencoded":
-        form = parse_qs(body.decode("latin-1"), keep_blank_values=True)
-        hint = _first(form, "compression") or hint
-        body = (_first(form, "data") or "").encode("latin-1")
-    text = _decompress(body, (hint or "").lower(), content_encoding.strip().lower(), limit)
+    text = decode_body(
+        body,
+        limit=limit,
+        query=query,
+        content_type=content_type,
+        content_encoding=content_encoding,
+    )
     try:
         decoded = text.decode("utf-8-sig")  # JSON bodies are UTF-8, as capture requires
         payload = json.loads(decoded, parse_constant=_reject_constant, parse_float=_finite)
@@ -95,6 +97,23 @@ def parse_ingest_request(
     tokens = {batch_token} if batch_token else set()
     tokens.update(token for e in events if isinstance(e, Mapping) and (token := event_token(e)))
     return IngestRequest(events, frozenset(tokens), sent_at)
+
+
+def decode_body(
+    body: bytes,
+    *,
+    limit: int,
+    query: Mapping[str, Sequence[str]],
+    content_type: str = "",
+    content_encoding: str = "",
+) -> bytes:
+    """The bytes of a request body once its form, base64 and gzip layers are removed."""
+    hint = _first(query, "compression")
+    if content_type.split(";")[0].strip().lower() == "application/x-www-form-urlencoded":
+        form = parse_qs(body.decode("latin-1"), keep_blank_values=True)
+        hint = _first(form, "compression") or hint
+        body = (_first(form, "data") or "").encode("latin-1")
+    return _decompress(body, (hint or "").lower(), content_encoding.strip().lower(), limit)
 
 
 def check_token(request: IngestRequest, api_key: str) -> None:

@@ -1,12 +1,15 @@
 """The local server's route table: the one place a new route is added.
 
-Ingestion routes are public; the query API and the explorer are private (``_access``).
+Ingestion routes and ``/flags`` are public; the query API and the explorer are private
+(``_access``); flag definitions need the personal API key when the server has one.
 """
 
 from __future__ import annotations
 
 from ._engine import PersonEngine
 from ._explorer import explorer_routes
+from ._flag_routes import flag_routes
+from ._flag_source import FlagSource
 from ._ingest import ingest_routes
 from ._query import query_routes
 from ._router import Router
@@ -14,8 +17,19 @@ from ._router import Router
 __all__ = ["build_router"]
 
 
-def build_router(engine: PersonEngine, api_key: str) -> Router:
-    """Every route of a server for the project key ``api_key`` backed by ``engine``."""
+def build_router(
+    engine: PersonEngine,
+    api_key: str,
+    flags: FlagSource | None = None,
+    personal_api_key: str | None = None,
+) -> Router:
+    """Every route of a server for the project key ``api_key`` backed by ``engine``, serving
+    ``flags``."""
     return Router(
-        [*ingest_routes(engine, api_key), *query_routes(engine), *explorer_routes(engine)]
+        [
+            *ingest_routes(engine, api_key),
+            *flag_routes(engine, api_key, flags or FlagSource(), personal_api_key),
+            *query_routes(engine),
+            *explorer_routes(engine),
+        ]
     )

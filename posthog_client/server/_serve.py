@@ -10,6 +10,7 @@ import sys
 from types import FrameType
 from typing import Final
 
+from .._exceptions import ConfigurationError
 from ._access import is_loopback
 from ._local import DEFAULT_API_KEY, LocalServer
 
@@ -17,8 +18,9 @@ __all__ = ["DESCRIPTION", "add_serve_arguments", "serve"]
 
 DESCRIPTION: Final = (
     "Serve PostHog's ingestion API (/batch/, /capture/, /e/, /i/v0/e/, /track/) with PostHog's "
-    "person-merge rules on SQLite, a JSON query API (/api/persons, /api/events, "
-    "/api/ingestion_warnings) and a person explorer for the browser (/). Stop it with Ctrl-C."
+    "person-merge rules on SQLite, feature flags (/flags, /flags/definitions) from --flags, "
+    "a JSON query API (/api/persons, /api/events, /api/ingestion_warnings) and a person "
+    "explorer for the browser (/). Stop it with Ctrl-C."
 )
 _DEFAULT_PORT: Final = 8010
 
@@ -58,6 +60,13 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="process each request's distinct ids in random order, as PostHog may",
     )
+    parser.add_argument(
+        "--flags",
+        metavar="FILE",
+        help="feature flags to answer /flags with: a JSON file of definitions (PostHog's "
+        '/flags/definitions shape) or of values ({"new-ui": true, "checkout": "v2"}); '
+        "re-read when it changes",
+    )
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
 
 
@@ -75,9 +84,13 @@ def serve(args: argparse.Namespace) -> int:
             log_requests=args.verbose,
             personal_api_key=personal_key,
             allowed_hosts=args.allowed_host,
+            flags=args.flags,
         )
     except sqlite3.Error as exc:
         print(f"posthog-client: cannot open the database {args.db}: {exc}", file=sys.stderr)
+        return 1
+    except ConfigurationError as exc:
+        print(f"posthog-client: {exc}", file=sys.stderr)
         return 1
     try:
         server.start()
@@ -106,6 +119,9 @@ def _announce(server: LocalServer, api_key: str, db: str | None) -> None:
         flush=True,
     )
     print(f"posthog-client: person explorer: {server.explorer_url}", flush=True)
+    flags = len(server.flags.document()["flags"])
+    if flags:
+        print(f"posthog-client: serving {flags} feature flags at /flags", flush=True)
     if server.personal_api_key is not None:
         why = "it is set" if is_loopback(server.host) else f"{server.host} is not loopback only"
         print(
