@@ -18,12 +18,13 @@ from ._log import logger
 
 if TYPE_CHECKING:
     from ._client import Client
-    from .server import IngestionWarning, PersonEngine
+    from .server import FlagSource, FlagsSpec, IngestionWarning, PersonEngine
 
 __all__ = ["RecordedPerson", "Recorder"]
 
 _LISTED_EVENTS: Final = 30  # failure messages list at most this many events
 _T = TypeVar("_T")
+_ANY: Final = object()
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class Recorder:
         # Keyed by id(): a Client is not hashable by value; an entry leaves with its client.
         self._clients: weakref.WeakValueDictionary[int, Client] = weakref.WeakValueDictionary()
         self._engine = self._new_engine()
+        self._flags: FlagSource | None = None
 
     def _new_engine(self) -> PersonEngine:
         from .server import PersonEngine  # deferred: the server package costs import time
@@ -90,6 +92,32 @@ class Recorder:
 
     def close(self) -> None:
         """Nothing to release: the recorder outlives the clients that close it at shutdown."""
+
+    def flags(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Answer a client's ``/flags`` request from the flags ``set_flags`` gave, for the
+        persons recorded so far (none set: every flag is unknown)."""
+        from .server import FlagSource
+
+        with self._lock:
+            if self._flags is None:
+                self._flags = FlagSource()
+            status, answer = self._flags.answer(self._engine, body, api_key=None, headers={})
+        if status != 200:
+            raise RejectedError(f"/flags answered {status}: {answer}", status_code=status)
+        return answer
+
+    def set_flags(self, flags: FlagsSpec, *, payloads: Mapping[str, Any] | None = None) -> None:
+        """Serve ``flags`` to the clients recording here: ``{key: True | False | "variant"}``
+        for everyone (``payloads``: ``{key: JSON value}``), or flag definitions in PostHog's
+        shape (a dict with ``"flags"``, or a ``flags.json`` path) evaluated for each person.
+        Apps that already hold flags get these at their next load (``reload_feature_flags()``
+        or ``wait_for_flags()``)."""
+        from .server import FlagSource
+
+        with self._lock:
+            if self._flags is None:
+                self._flags = FlagSource()
+            self._flags.set(flags, payloads)
 
     # -- queries -------------------------------------------------------------------------------
 
@@ -184,6 +212,24 @@ class Recorder:
             wanted = _describe(event, distinct_id, person, properties)
             listing = _list_events(matches, properties)
             raise AssertionError(f"expected no {wanted}, but {len(matches)} captured:\n{listing}")
+
+    def assert_flag_called(
+        self,
+        key: str,
+        *,
+        value: Any = _ANY,
+        distinct_id: str | None = None,
+        person: str | None = None,
+    ) -> dict[str, Any]:
+        """Assert ``$feature_flag_called`` was captured for flag ``key`` (read as ``value``, if
+        given); returns the first such event."""
+        __tracebackhide__ = True
+        properties = {"$feature_flag": key}
+        if value is not _ANY:
+            properties["$feature_flag_response"] = value
+        return self.assert_captured(
+            "$feature_flag_called", distinct_id=distinct_id, person=person, properties=properties
+        )
 
     def assert_identified(
         self, distinct_id: str, anonymous_id: str | None = None

@@ -34,7 +34,10 @@ __all__ = ["MemoryBackend", "RecordedPerson", "Recorder", "process_recorder", "r
 
 
 class MemoryBackend:
-    """A backend that keeps every delivered event (decoded) in memory, in delivery order."""
+    """A backend that keeps every delivered event (decoded) in memory, in delivery order.
+
+    It answers flag requests with no flags, so nothing reaches the network; a ``Recorder``
+    serves flags (``set_flags``)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -50,6 +53,9 @@ class MemoryBackend:
 
     def close(self) -> None:
         self.closed = True
+
+    def flags(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return {"flags": {}, "errorsWhileComputingFlags": False}
 
     @property
     def events(self) -> list[dict[str, Any]]:

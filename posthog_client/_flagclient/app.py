@@ -131,12 +131,15 @@ class AppFlags:
         return self._loader.request()
 
     def wait(self, timeout_s: float | None) -> bool:
-        """Wait for flags of the current identity from the server (loading them if this
-        process has none yet); whether they came within ``timeout_s``."""
+        """Wait for a load under way, or for flags of the current identity from the server if
+        this process has none yet; whether it has them within ``timeout_s``."""
         self._check()
-        if self._answered == self._wanted[0]:
-            return True
-        self._loader.wait(self._loader.request(), timeout_s)
+        ticket = self._loader.pending()
+        if ticket is None:
+            if self._answered == self._wanted[0]:
+                return True
+            ticket = self._loader.request()
+        self._loader.wait(ticket, timeout_s)
         return self._answered == self._wanted[0]
 
     def _check(self) -> None:
@@ -225,8 +228,9 @@ class AppFlags:
 
         return unsubscribe
 
-    def close(self) -> None:
-        self._loader.close()
+    def close(self, wait_s: float) -> None:
+        """At shutdown: a load under way may finish within ``wait_s``, for the next run."""
+        self._loader.close(wait_s)
 
     def _apply(self, cached: CachedFlags | None, *, notify: bool) -> None:
         self._cached = cached

@@ -52,14 +52,23 @@ class Loader:
                 self._completed = ticket
             return ticket
 
+    def pending(self) -> int | None:
+        """The ticket of the loads asked for and not finished yet, or None."""
+        with self._cond:
+            return self._requested if self._requested > self._completed else None
+
     def wait(self, ticket: int, timeout_s: float | None) -> bool:
         """Whether a load covering ``ticket`` finished within ``timeout_s``."""
         with self._cond:
             return self._cond.wait_for(lambda: self._completed >= ticket, timeout_s)
 
-    def close(self) -> None:
-        """No more loads; waiters are released at once."""
+    def close(self, wait_s: float = 0.0) -> None:
+        """No more loads; a load under way gets ``wait_s`` to finish, then waiters are
+        released."""
         with self._cond:
+            if self._running and self._pid == os.getpid():
+                target = self._requested
+                self._cond.wait_for(lambda: self._completed >= target, wait_s)
             self._closed = True
             self._completed = self._requested
             self._cond.notify_all()

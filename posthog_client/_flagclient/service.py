@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from .._config import Options
 from .._identity.properties import EventProperties
@@ -21,7 +21,11 @@ from .transport import FlagsTransport
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["FlagService"]
+__all__ = ["EXIT_WAIT_S", "FlagService"]
+
+# A flag load under way at exit may finish within this, so the next run starts with the flags
+# (a short CLI often exits right after its first flag read).
+EXIT_WAIT_S: Final = 0.25
 
 
 class FlagService:
@@ -115,7 +119,7 @@ class FlagService:
 
     def close(self) -> None:
         if self.app is not None:
-            self.app.close()
+            self.app.close(min(self.options.shutdown_timeout_s, EXIT_WAIT_S))
         if self._remote is not None:
             self._remote.close()
         self.transport.close()

@@ -15,11 +15,14 @@ From a shell: ``posthog-client serve`` (or ``python -m posthog_client.server``).
         person = server.engine.person("user-42")
 
 ``PersonEngine`` is the same engine without HTTP: ``ingest(events)`` and queries.
+``LocalServer(flags=...)`` (``posthog-client serve --flags flags.json``) also answers feature
+flags, with the SDK's own evaluation engine over the persons and groups it ingested.
 """
 
 from __future__ import annotations
 
 from ._engine import PersonEngine
+from ._flag_source import FlagSource, FlagsSpec
 from ._local import DEFAULT_API_KEY, LocalServer
 from ._models import (
     Group,
@@ -36,6 +39,8 @@ from ._models import (
 
 __all__ = [
     "DEFAULT_API_KEY",
+    "FlagSource",
+    "FlagsSpec",
     "Group",
     "IngestResult",
     "IngestionWarning",

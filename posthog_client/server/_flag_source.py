@@ -14,7 +14,7 @@ import os
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias, Union
 
 from .._exceptions import ConfigurationError
 from .._flags import (
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = ["FlagSource", "FlagsSpec", "definitions_from_values"]
 
-FlagsSpec: TypeAlias = "str | os.PathLike[str] | Mapping[str, Any] | list[Any] | None"
+FlagsSpec: TypeAlias = Union[str, "os.PathLike[str]", Mapping[str, Any], list[Any], None]
 """A ``flags.json`` path, a definitions document, or ``{key: True | False | "variant"}``."""
 
 
@@ -106,16 +106,17 @@ class FlagSource:
         engine: PersonEngine,
         body: object,
         *,
-        api_key: str,
+        api_key: str | None,
         headers: Mapping[str, str],
         v2: bool = True,
     ) -> tuple[int, dict[str, Any]]:
-        """The status and JSON of ``/flags`` for a decoded ``body`` (F2, F3, F6, F8, F12)."""
+        """The status and JSON of ``/flags`` for a decoded ``body`` (F2, F3, F6, F8, F12);
+        ``api_key`` None takes any project token."""
         try:
             request = parse_flags_request(body)
         except ValueError as exc:
             return 400, {"type": "validation_error", "code": "invalid_request", "detail": str(exc)}
-        if request.token != api_key:
+        if api_key is not None and request.token != api_key:
             detail = "no project token" if not request.token else "unknown project token"
             return 401, {"type": "authentication_error", "code": "invalid_token", "detail": detail}
         person = engine.person(request.distinct_id)

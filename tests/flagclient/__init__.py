@@ -1,0 +1,1 @@
+"""Tests of the SDK side of feature flags (``posthog_client._flagclient``)."""
