@@ -93,7 +93,7 @@ class Client(GroupMethods, IdentityMethods):
     - ``on_error``: called on the delivery thread with a ``DeliveryProblem`` (kind, HTTP
       status, events dropped or waiting, message) when events are dropped or sending pauses;
       ``debug=True`` also logs every request (count, bytes, status, latency).
-    - ``personal_api_key`` (``POSTHOG_PERSONAL_API_KEY``), ``flags_timeout_s``,
+    - ``secret_key`` (``POSTHOG_SECRET_KEY``), ``flags_timeout_s``,
       ``flags_poll_interval_s``, ``flags_refresh_interval_s``: feature flags (see the README).
 
     A value of the wrong type or out of range raises ``ConfigurationError`` naming the option.
@@ -133,7 +133,7 @@ class Client(GroupMethods, IdentityMethods):
         super_properties: Mapping[str, object] | None = None,
         read_env: bool = True,
         on_error: ErrorCallback | None = None,
-        personal_api_key: str | None = None,
+        secret_key: str | None = None,
         flags_timeout_s: float = DEFAULT_FLAGS_TIMEOUT_S,
         flags_poll_interval_s: float = DEFAULT_FLAGS_POLL_INTERVAL_S,
         flags_refresh_interval_s: float = DEFAULT_FLAGS_REFRESH_INTERVAL_S,

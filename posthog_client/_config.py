@@ -146,7 +146,7 @@ class _Fields(NamedTuple):
     super_properties: Mapping[str, object] = MappingProxyType({})
     read_env: bool = True
     on_error: ErrorCallback | None = None
-    personal_api_key: str | None = None
+    secret_key: str | None = None
     flags_timeout_s: float = DEFAULT_FLAGS_TIMEOUT_S
     flags_poll_interval_s: float = DEFAULT_FLAGS_POLL_INTERVAL_S
     flags_refresh_interval_s: float = DEFAULT_FLAGS_REFRESH_INTERVAL_S
@@ -219,10 +219,10 @@ class Options(_Fields):
             raise _invalid("backend", backend, "an object with send(batch) and close() methods")
         if self.on_error is not None and not callable(self.on_error):
             raise _invalid("on_error", self.on_error, "a function taking a DeliveryProblem")
-        key = self.personal_api_key
+        key = self.secret_key
         if key is not None and (not isinstance(key, str) or not key.strip()):
             shown = key if not isinstance(key, str) else ""  # never echo a key
-            raise _invalid("personal_api_key", shown, "None or a non-empty personal API key")
+            raise _invalid("secret_key", shown, "None or a non-empty secret key")
 
     @classmethod
     def resolve(cls, api_key: str | None = None, **kwargs: object) -> Options:
@@ -254,8 +254,8 @@ class Options(_Fields):
             for name, value in (("persist", False), ("disable_geoip", True)):
                 if kwargs.get(name) is None:
                     kwargs[name] = value
-        if kwargs.get("personal_api_key") is None and env.get("POSTHOG_PERSONAL_API_KEY"):
-            kwargs["personal_api_key"] = env["POSTHOG_PERSONAL_API_KEY"]
+        if kwargs.get("secret_key") is None and env.get("POSTHOG_SECRET_KEY"):
+            kwargs["secret_key"] = env["POSTHOG_SECRET_KEY"]
         if kwargs.get("debug") is None:
             kwargs["debug"] = bool(_env_bool(env, "POSTHOG_CLIENT_DEBUG"))
         if kwargs.get("strict") is None:

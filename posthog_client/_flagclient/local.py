@@ -1,5 +1,6 @@
 """Local evaluation for backends (SR9–SR11, decision D10): flag definitions polled with the
-personal API key, evaluated by the same engine as the reference server's ``/flags``.
+secret key (a personal API key or a project secret API key), evaluated by the same engine as
+the reference server's ``/flags``.
 
 The first flag call loads the definitions (waiting at most the flag timeout); a daemon thread
 then polls every ``poll_interval_s`` with the last ``ETag``. A 304 keeps them, 401 and 402 drop

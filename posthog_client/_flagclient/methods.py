@@ -71,7 +71,7 @@ class FlagMethods:
 
         A desktop app's own flags come from memory (loaded in the background at first use,
         kept on disk); with ``distinct_id`` (default: the context's user), groups or properties,
-        the flag is evaluated for that user, locally when a ``personal_api_key`` allows it, else
+        the flag is evaluated for that user, locally when a ``secret_key`` allows it, else
         by one ``/flags`` request. Sends ``$feature_flag_called`` once per flag and value per
         user and session unless ``send_event=False``.
         """
@@ -236,14 +236,14 @@ class FlagMethods:
 
     @never_raises(None)
     def get_remote_config_payload(self, key: str) -> Any:
-        """A remote config flag's payload (decoded JSON). With a ``personal_api_key``, PostHog
+        """A remote config flag's payload (decoded JSON). With a ``secret_key``, PostHog
         decrypts it; else it is asked of ``/flags`` for the install's (or the context's) user."""
         if not _valid_key(key):
             return None
         service = self._flags()
         from .values import decode_payload
 
-        if service.transport.personal_api_key is not None:
+        if service.transport.secret_key is not None:
             return decode_payload(service.transport.remote_config(key))
         target = self._flag_target(None, None, None, None, None, None, own=False)
         if isinstance(target, bool):

@@ -1,5 +1,5 @@
 """Flags of any user, for backends and explicit ids (SR1–SR8): decided locally from polled
-definitions when a personal API key allows it and they suffice, else asked of ``/flags``, one
+definitions when a secret key allows it and they suffice, else asked of ``/flags``, one
 request per call with no result cache (SR2)."""
 
 from __future__ import annotations

@@ -49,7 +49,7 @@ class FlagService:
             options.api_key,
             options.host,
             timeout_s=options.flags_timeout_s,
-            personal_api_key=options.personal_api_key,
+            secret_key=options.secret_key,
             backend=options.backend,
         )
         self.overrides = from_environment() if options.read_env else FlagOverrides()

@@ -63,14 +63,14 @@ class FlagsTransport:
         host: str,
         *,
         timeout_s: float,
-        personal_api_key: str | None = None,
+        secret_key: str | None = None,
         backend: object = None,
         max_retries: int = 1,
     ) -> None:
         self.api_key = api_key
         self._host = host.rstrip("/")
         self._timeout = timeout_s
-        self.personal_api_key = personal_api_key
+        self.secret_key = secret_key
         hook = getattr(backend, "flags", None)
         self._hook: FlagsHook | None = hook if callable(hook) else None
         self._max_retries = max_retries
@@ -79,8 +79,8 @@ class FlagsTransport:
 
     @property
     def local_evaluation_possible(self) -> bool:
-        """Definitions can be polled: a personal API key, and the network is where flags are."""
-        return self.personal_api_key is not None and self._hook is None
+        """Definitions can be polled: a secret key, and the network is where flags are."""
+        return self.secret_key is not None and self._hook is None
 
     def flags(self, body: Mapping[str, Any]) -> Any:
         """The decoded answer of ``/flags`` to ``body``; retries 502, 504 and network errors."""
@@ -100,7 +100,7 @@ class FlagsTransport:
 
     def definitions(self, etag: str | None) -> Definitions:
         """Poll ``/flags/definitions`` (SR9): 304 keeps what the caller has."""
-        assert self.personal_api_key is not None
+        assert self.secret_key is not None
         headers = {"If-None-Match": etag} if etag else {}
         path = f"/flags/definitions?token={quote(self.api_key)}&send_cohorts"
         response = self._request("GET", path, headers=headers, authorized=True, accept=(304,))
@@ -109,7 +109,7 @@ class FlagsTransport:
         return Definitions(response.status_code, response.json(), response.headers.get("ETag"))
 
     def remote_config(self, key: str) -> Any:
-        """SR12: the decrypted payload of a remote config flag (needs the personal API key)."""
+        """SR12: the decrypted payload of a remote config flag (needs the secret key)."""
         path = (
             f"/api/projects/@current/feature_flags/{quote(key, safe='')}/remote_config"
             f"?token={quote(self.api_key)}"
@@ -129,8 +129,8 @@ class FlagsTransport:
         all_headers = {"User-Agent": _USER_AGENT, **(headers or {})}
         if data is not None:
             all_headers["Content-Type"] = "application/json"
-        if authorized:  # only the personal key authenticates; /flags carries the token (F2)
-            all_headers["Authorization"] = f"Bearer {self.personal_api_key}"
+        if authorized:  # only the secret key authenticates; /flags carries the token (F2)
+            all_headers["Authorization"] = f"Bearer {self.secret_key}"
         session = self._get_session()
         with map_requests_exceptions():
             response = session.request(

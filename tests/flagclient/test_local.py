@@ -1,4 +1,4 @@
-"""Local evaluation in backends: definitions polled from the local server with the personal API
+"""Local evaluation in backends: definitions polled from the local server with the secret
 key, decided by the same engine as its /flags, and /flags when they cannot decide."""
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ class EventsOnly:
 
 
 def backend_client(server: LocalServer, tmp_path: Path, **options: Any) -> Client:
-    options.setdefault("personal_api_key", PERSONAL)
+    options.setdefault("secret_key", PERSONAL)
     return Client(
         KEY,
         host=server.url,
@@ -119,13 +119,13 @@ def test_changed_definitions_arrive_at_the_next_poll(server: LocalServer, tmp_pa
 def test_a_refused_key_falls_back_to_flags_requests(
     server: LocalServer, tmp_path: Path, asked: list[dict[str, Any]]
 ) -> None:
-    client = backend_client(server, tmp_path, personal_api_key="phx_wrong")
+    client = backend_client(server, tmp_path, secret_key="phx_wrong")
     assert client.get_feature_flag("everyone", distinct_id="u1") is True
     assert len(asked) == 1 and not client.wait_for_flags()
     client.shutdown(0)
 
 
-def test_remote_config_payloads_need_the_personal_key(server: LocalServer, tmp_path: Path) -> None:
+def test_remote_config_payloads_need_the_secret_key(server: LocalServer, tmp_path: Path) -> None:
     client = backend_client(server, tmp_path)
     assert client.get_remote_config_payload("everyone") == {"limit": 3}
     client.shutdown(0)

@@ -31,7 +31,7 @@ def make(**options: Any) -> FlagsTransport:
 @responses.activate
 def test_flags_posts_json_with_the_token_in_the_body_and_no_authorization() -> None:
     responses.post(FLAGS, json={"flags": {}})
-    assert make(personal_api_key="phx_secret").flags({"token": "phc_k", "distinct_id": "u"}) == {
+    assert make(secret_key="phx_secret").flags({"token": "phc_k", "distinct_id": "u"}) == {
         "flags": {}
     }
     (call,) = responses.calls
@@ -83,7 +83,7 @@ def test_definitions_are_polled_with_the_key_and_the_etag() -> None:
     url = f"{HOST}/flags/definitions?token=phc_k&send_cohorts"
     responses.get(url, json={"flags": []}, headers={"ETag": '"v1"'})
     responses.get(url, status=304)
-    flags = make(personal_api_key="phx_secret")
+    flags = make(secret_key="phx_secret")
     first = flags.definitions(None)
     assert (first.status, first.data, first.etag) == (200, {"flags": []}, '"v1"')
     assert flags.definitions('"v1"') == (304, None, '"v1"')
@@ -95,7 +95,7 @@ def test_definitions_are_polled_with_the_key_and_the_etag() -> None:
 def test_remote_config_asks_for_the_flag_by_key() -> None:
     url = f"{HOST}/api/projects/@current/feature_flags/a%2Fb/remote_config?token=phc_k"
     responses.get(url, json='{"on": true}')
-    assert make(personal_api_key="phx_secret").remote_config("a/b") == '{"on": true}'
+    assert make(secret_key="phx_secret").remote_config("a/b") == '{"on": true}'
 
 
 def test_a_backend_that_answers_flags_is_asked_instead_of_the_network() -> None:
@@ -103,6 +103,6 @@ def test_a_backend_that_answers_flags_is_asked_instead_of_the_network() -> None:
         def flags(self, body: Any) -> dict[str, Any]:
             return {"asked": body}
 
-    flags = make(backend=Answering(), personal_api_key="phx_secret")
+    flags = make(backend=Answering(), secret_key="phx_secret")
     assert flags.flags({"x": 1}) == {"asked": {"x": 1}}
     assert not flags.local_evaluation_possible  # definitions are PostHog's, not the backend's

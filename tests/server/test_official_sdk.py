@@ -101,3 +101,54 @@ def test_official_sdk_identify_of_identified_user_is_refused(
     sdk.flush()
     assert person(server, "alice")["uuid"] != person(server, "bob")["uuid"]
     assert [w.type for w in server.engine.warnings()] == ["cannot_merge_already_identified"]
+
+
+GROUP_FLAG = {
+    "id": 9,
+    "key": "enterprise",
+    "active": True,
+    "filters": {
+        "aggregation_group_type_index": 0,
+        "groups": [
+            {"properties": [{"key": "plan", "value": "enterprise", "type": "group",
+                             "group_type_index": 0}],
+             "rollout_percentage": 100}
+        ],
+    },
+}  # fmt: skip
+DEFINITIONS = {
+    "flags": [
+        GROUP_FLAG,
+        {"id": 10, "key": "half", "active": True,
+         "filters": {"groups": [{"properties": [], "rollout_percentage": 50}],
+                     "payloads": {"true": '{"color": "red"}'}}},
+    ],
+    "group_type_mapping": {"0": "company"},
+}  # fmt: skip
+
+
+def test_official_sdk_flags_agree_remotely_and_locally_with_the_server(
+    loopback_only: None,
+) -> None:
+    with LocalServer(KEY, flags=DEFINITIONS, personal_api_key="phx_official") as server:
+        remote = posthog.Posthog(KEY, host=server.url, sync_mode=True)
+        local = posthog.Posthog(KEY, host=server.url, sync_mode=True, secret_key="phx_official")
+        try:
+            users = [f"user-{n}" for n in range(40)]
+            from_remote = [remote.evaluate_flags(u).is_enabled("half") for u in users]
+            from_local = [
+                local.evaluate_flags(u, only_evaluate_locally=True).is_enabled("half")
+                for u in users
+            ]
+            assert from_remote == from_local and True in from_remote and False in from_remote
+            groups, props = {"company": "acme"}, {"company": {"plan": "enterprise"}}
+            for sdk, only_local in ((remote, False), (local, True)):
+                flags = sdk.evaluate_flags(
+                    "u", groups=groups, group_properties=props, only_evaluate_locally=only_local
+                )
+                assert flags.is_enabled("enterprise")
+            enabled = users[from_remote.index(True)]
+            assert remote.evaluate_flags(enabled).get_flag_payload("half") == {"color": "red"}
+        finally:
+            remote.shutdown()
+            local.shutdown()
