@@ -4,37 +4,24 @@ the reference server's ``/flags``.
 
 The first flag call loads the definitions (waiting at most the flag timeout); a daemon thread
 then polls every ``poll_interval_s`` with the last ``ETag``. A 304 keeps them, 401 and 402 drop
-them (the key was revoked, the quota ran out), other failures keep them. The engine
-(``posthog_client._flags``) is imported only here, at the first load.
+them (the key was revoked, the quota ran out), other failures keep them. This module, which
+imports the engine (``posthog_client._flags``), is imported only when a secret key is set.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import NamedTuple
 
 from .._exceptions import TransportError
+from .._flags import Definitions, FlagResult, Subject, evaluate_flag, parse_definitions
 from .._log import logger
+from .remote import FlagTarget
 from .transport import FlagsTransport, error_code
 from .values import FlagInfo
 
-if TYPE_CHECKING:
-    from .._flags import Definitions, Subject
-
-__all__ = ["FlagTarget", "LocalEvaluator", "Verdict"]
-
-
-class FlagTarget(NamedTuple):
-    """Whom a backend evaluates flags for, and what it passed about them."""
-
-    distinct_id: str
-    groups: Mapping[str, Any]
-    person_properties: Mapping[str, Any]
-    group_properties: Mapping[str, Mapping[str, Any]]
-    device_id: str | None
-    geoip_disable: bool
+__all__ = ["LocalEvaluator", "Verdict"]
 
 
 class Verdict(NamedTuple):
@@ -61,8 +48,6 @@ class LocalEvaluator:
         definitions = self._current()
         if definitions is None:
             return None
-        from .._flags import FlagResult, evaluate_flag
-
         result = evaluate_flag(definitions, key, _subject(target), local=True)
         if not isinstance(result, FlagResult):
             if result is not None:
@@ -143,8 +128,6 @@ class LocalEvaluator:
             return
         if answer.data is None:
             return
-        from .._flags import parse_definitions
-
         try:
             self._definitions = parse_definitions(answer.data)
         except Exception as exc:  # a ConfigurationError on a broken document: keep the last
@@ -157,8 +140,6 @@ class LocalEvaluator:
 def _subject(target: FlagTarget) -> Subject:
     """The engine's subject: what the caller passed, plus ``distinct_id`` and each group's
     ``$group_key`` (SR11)."""
-    from .._flags import Subject
-
     groups = {str(k): v for k, v in target.groups.items()}
     group_properties = {
         name: {"$group_key": str(key), **target.group_properties.get(name, {})}

@@ -24,9 +24,8 @@ if TYPE_CHECKING:
     from .._identity.properties import EventProperties
     from .._identity.session import SessionTracker
     from .._identity.state import StateStore
-    from .._identity.validation import IdChecker
     from .app import FlagsCallback
-    from .local import FlagTarget
+    from .remote import FlagTarget
     from .service import FlagService
 
 __all__ = ["FlagMethods"]
@@ -45,7 +44,6 @@ class FlagMethods:
     _store: StateStore
     _sessions: SessionTracker
     _properties: EventProperties
-    _ids: IdChecker
     _send: Callable[..., str | None]
     _flag_dir: Path | None
     _flag_service: FlagService | None = None
@@ -333,7 +331,7 @@ class FlagMethods:
         if own and desktop and all(value is None for value in explicit):
             return True
         if distinct_id is not None:
-            who = self._ids.for_capture(distinct_id)
+            who: str | None = distinct_id if type(distinct_id) is str else str(distinct_id)
             base: Mapping[str, Any] = {}
         elif context is not None:
             who, base = context.distinct_id, context.groups
@@ -342,10 +340,10 @@ class FlagMethods:
             who, base = state.distinct_id, _persisted_groups(state.super_properties)
         else:
             who, base = None, {}
-        if not who:
+        if not who or who.isspace():
             self._nobody("feature flags", _NO_USER)
             return False
-        from .local import FlagTarget
+        from .remote import FlagTarget
 
         return FlagTarget(
             who,

@@ -4,17 +4,30 @@ request per call with no result cache (SR2)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, NamedTuple
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .._exceptions import TransportError
 from .._log import logger
-from .local import FlagTarget, LocalEvaluator
 from .reporting import FLAG_CALLED, CallDedup, answer_errors, flag_called_properties
 from .transport import FlagsTransport, error_code
 from .values import FlagInfo, FlagSet, read_flags_response
 
-__all__ = ["Evaluation", "RemoteFlags"]
+if TYPE_CHECKING:
+    from .local import LocalEvaluator
+
+__all__ = ["Evaluation", "FlagTarget", "RemoteFlags"]
+
+
+class FlagTarget(NamedTuple):
+    """Whom a backend evaluates flags for, and what it passed about them."""
+
+    distinct_id: str
+    groups: Mapping[str, Any]
+    person_properties: Mapping[str, Any]
+    group_properties: Mapping[str, Mapping[str, Any]]
+    device_id: str | None
+    geoip_disable: bool
 
 
 class Evaluation(NamedTuple):

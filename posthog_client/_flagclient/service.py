@@ -13,7 +13,6 @@ from .._identity.session import SessionTracker
 from .._identity.state import StateStore
 from .app import AppFlags
 from .cache import FlagStore
-from .local import LocalEvaluator
 from .overrides import FlagOverrides, from_environment
 from .remote import RemoteFlags
 from .transport import FlagsTransport
@@ -89,6 +88,8 @@ class FlagService:
                 if self._remote is None:
                     local = None
                     if self.transport.local_evaluation_possible:
+                        from .local import LocalEvaluator  # the engine: only with a secret key
+
                         local = LocalEvaluator(self.transport, self.options.flags_poll_interval_s)
                     runtime = "server" if self.options.mode == "server" else "client"
                     self._remote = RemoteFlags(

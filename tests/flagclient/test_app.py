@@ -298,3 +298,21 @@ def test_a_failed_automatic_load_waits_before_trying_again(
         client.get_feature_flag("beta", send_event=False)
     client.shutdown(5)  # a load under way would finish here
     assert len(backend.bodies) == 1
+
+
+def test_reading_an_apps_flags_never_loads_the_evaluation_engine(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, posthog_client\n"
+        "from posthog_client.testing import MemoryBackend\n"
+        f"c = posthog_client.Client('k', backend=MemoryBackend(), storage_dir={str(tmp_path)!r})\n"
+        "c.feature_enabled('x'); c.wait_for_flags(5); c.capture('e', send_feature_flags=True)\n"
+        "c.shutdown(5)\n"
+        "print(sorted(m for m in sys.modules if m.startswith('posthog_client._flags')))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    assert out.strip() == "[]"
