@@ -22,6 +22,10 @@ def test_calls_before_init_are_no_ops_that_log_once(caplog: pytest.LogCaptureFix
         posthog.register({"a": 1})
         assert posthog.flush() == posthog.FlushResult()
         assert posthog.shutdown() == posthog.FlushResult()
+        assert posthog.feature_enabled("f") is None and posthog.get_all_flags() == {}
+        assert posthog.wait_for_flags(0) is False
+        assert posthog.on_feature_flags(lambda flags, errors: None)() is None
+        posthog.group("company", "acme")
     assert len([r for r in caplog.records if "before init()" in r.getMessage()]) == 1
 
 
@@ -106,3 +110,5 @@ def test_an_unknown_option_is_a_type_error_naming_it() -> None:
 
 def test_module_functions_share_the_client_docstrings() -> None:
     assert posthog.identify.__doc__ == posthog.Client.identify.__doc__
+    assert posthog.get_feature_flag.__doc__ == posthog.Client.get_feature_flag.__doc__
+    assert posthog.group.__name__ == "group"

@@ -45,6 +45,9 @@ OPTION_PARAMETERS = [
         ({"backend": object()}, ("backend", "object", "send(batch) and close()")),
         ({"storage_dir": 42}, ("storage_dir", "42", "a path")),
         ({"host": "eu.i.posthog.com"}, ("host", "'eu.i.posthog.com'", "http:// or https://")),
+        ({"secret_key": 7}, ("secret_key", "7", "non-empty secret key")),
+        ({"flags_timeout_s": 0}, ("flags_timeout_s", "0", "> 0")),
+        ({"flags_refresh_interval_s": -1}, ("flags_refresh_interval_s", "-1", ">= 0")),
     ],
 )
 def test_a_bad_value_names_the_option_the_value_and_what_is_accepted(
@@ -265,3 +268,17 @@ def test_a_cli_with_read_env_false_ignores_its_users_posthog_settings(tmp_path: 
     assert [e.event for e in events] == ["cli_started"]
     assert "DEBUG" not in done.stderr
     assert (tmp_path / "app-dir").is_dir() and not (tmp_path / "users-dir").exists()
+
+
+def test_a_refused_secret_key_is_never_echoed() -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        Client("phc_test", secret_key="  \t ")
+    assert "secret_key must be None or a non-empty secret key, not ''" in str(raised.value)
+
+
+def test_the_secret_key_comes_from_the_environment_unless_read_env_is_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("POSTHOG_SECRET_KEY", "phs_env")
+    assert Options.resolve("phc_test").secret_key == "phs_env"
+    assert Options.resolve("phc_test", read_env=False).secret_key is None
