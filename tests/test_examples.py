@@ -41,6 +41,19 @@ def test_quickstart_proves_every_id_leads_to_the_whole_history() -> None:
     assert "looked up by each of its 2 ids: same person, same 3 events" in output
 
 
+def test_feature_flags_example_gates_the_feature_across_runs() -> None:
+    lines = run("feature_flags.py").splitlines()
+    editor = {line.split()[0]: "new editor" in line for line in lines if " as " in line}
+    assert editor == {
+        "first_run": False,
+        "next_run": False,
+        "login": True,
+        "offline": True,  # the last known flags, from disk
+        "after_kill_switch": False,
+    }
+    assert sum("new-editor  -> True" in line for line in lines) == 1  # once per user and session
+
+
 def test_cli_app_story_across_processes(tmp_path: Path) -> None:
     with LocalServer() as server:
         env = {"POSTHOG_HOST": server.url, "POSTHOG_CLIENT_DIR": str(tmp_path)}
@@ -92,6 +105,7 @@ def test_every_example_the_readme_runs_follows_an_install_that_brings_its_import
     commands = re.findall(r'pip install -e "?([^"\s]+)"?\s*&&\s*python (examples/\S+\.py)', readme)
     assert {script for _, script in commands} >= {
         "examples/quickstart.py", "examples/fastapi_app.py", "examples/django_app.py",
+        "examples/feature_flags.py",
     }  # fmt: skip
     extras = _extras()
     for target, script in commands:

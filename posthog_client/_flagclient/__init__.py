@@ -5,11 +5,12 @@ the background at first use and kept on disk beside the identity (``cache``), re
 in about a microsecond, reported once per flag, value and session (``reporting``). Backends
 (``remote``): flags of any user, asked of ``/flags`` per call or evaluated locally from polled
 definitions (``local``) with the engine in ``posthog_client._flags``. The wire (``transport``,
-``values``), development overrides (``overrides``), groups (``groups``) and the public methods
-mixed into ``Client`` (``methods``).
+``values``), development overrides (``overrides``), the background loader (``loader``), groups
+(``groups``) and the flag half of ``Client``: its public methods (``methods``) on their
+plumbing (``base``: the ``service`` built at first use, whom a call is for).
 
-Only ``methods`` is imported with ``posthog_client``; everything else, and the evaluation
-engine above all, loads when an app first uses a flag.
+Only ``groups``, ``methods`` and ``base`` are imported with ``posthog_client``; everything else
+loads when an app first uses a flag, and the evaluation engine only with a secret key.
 
 May import: the shared leaves (``_exceptions``, ``_log``, ``_types``, ``_version``, ``_guard``),
 ``_config``, ``_events``, ``_identity``, ``_delivery.http`` (the ``requests`` error mapping) and
