@@ -163,7 +163,7 @@ class AppFlags:
         )
         failure = self._failure
         waiting = failure is not None and failure[0] == key and time.monotonic() < failure[1]
-        if stale and not waiting and not self._opted_out():
+        if stale and not waiting and self._loader.pending() is None and not self._opted_out():
             self._loader.request()
 
     def _load(self) -> None:
@@ -227,6 +227,10 @@ class AppFlags:
                     self._callbacks.remove(callback)
 
         return unsubscribe
+
+    def after_fork(self) -> None:
+        self._lock = threading.Lock()
+        self._loader.after_fork()
 
     def close(self, wait_s: float) -> None:
         """At shutdown: a load under way may finish within ``wait_s``, for the next run."""

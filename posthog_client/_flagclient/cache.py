@@ -174,6 +174,11 @@ class FlagStore:
                 self._write_calls(scope, reported)
             return first
 
+    def after_fork(self) -> None:
+        """In a forked child: fresh locks (another thread may have held the parent's)."""
+        self._lock = threading.RLock()
+        self._pid, self._file_lock = os.getpid(), None
+
     def _read(self, path: Path) -> FlagFile:
         try:
             return FlagFile.from_json(json.loads(path.read_bytes()))

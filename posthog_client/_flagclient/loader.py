@@ -52,6 +52,12 @@ class Loader:
                 self._completed = ticket
             return ticket
 
+    def after_fork(self) -> None:
+        """In a forked child: no thread, no waiter, a fresh lock."""
+        self._cond = threading.Condition()
+        self._pid, self._running = os.getpid(), False
+        self._completed = self._requested
+
     def pending(self) -> int | None:
         """The ticket of the loads asked for and not finished yet, or None."""
         with self._cond:

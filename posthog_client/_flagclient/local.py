@@ -92,6 +92,10 @@ class LocalEvaluator:
     def close(self) -> None:
         self._stop.set()
 
+    def after_fork(self) -> None:
+        self._lock = threading.Lock()
+        self._pid, self._thread = os.getpid(), None
+
     def _current(self) -> Definitions | None:
         if self._pid != os.getpid():  # forked: the poller thread stayed in the parent
             self._pid, self._thread = os.getpid(), None

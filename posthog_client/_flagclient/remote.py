@@ -106,6 +106,11 @@ class RemoteFlags:
         if self.local is not None:
             self.local.close()
 
+    def after_fork(self) -> None:
+        self._dedup = CallDedup()  # the parent's lock may be held; its memory is the parent's
+        if self.local is not None:
+            self.local.after_fork()
+
     def _ask(self, target: FlagTarget, keys: list[str] | None) -> tuple[FlagSet | None, list[str]]:
         body: dict[str, Any] = {
             "token": self._transport.api_key,

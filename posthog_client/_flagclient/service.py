@@ -3,7 +3,10 @@ the HTTP stack before)."""
 
 from __future__ import annotations
 
+import functools
+import os
 import threading
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
@@ -59,6 +62,8 @@ class FlagService:
         self._store: FlagStore | None = None
         self.app: AppFlags | None = None
         self._remote: RemoteFlags | None = None
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=functools.partial(_after_fork, weakref.ref(self)))
 
     def app_flags(self) -> AppFlags:
         """The install's flags, created (and loaded if stale) at the first use."""
@@ -125,7 +130,20 @@ class FlagService:
             self._remote.close()
         self.transport.close()
 
+    def after_fork(self) -> None:
+        """In a forked child: fresh locks everywhere, no thread of the parent's awaited."""
+        self._lock = threading.Lock()
+        for part in (self.app, self._remote, self._store):
+            if part is not None:
+                part.after_fork()
+
     def _files(self) -> FlagStore:
         if self._store is None:
             self._store = FlagStore(self._directory)
         return self._store
+
+
+def _after_fork(ref: weakref.ref[FlagService]) -> None:
+    service = ref()
+    if service is not None:
+        service.after_fork()

@@ -316,3 +316,30 @@ def test_reading_an_apps_flags_never_loads_the_evaluation_engine(tmp_path: Path)
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     ).stdout
     assert out.strip() == "[]"
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork()")
+def test_a_forked_child_loads_and_reads_flags_on_its_own(
+    make_client: MakeClient, backend: FlagsBackend
+) -> None:
+    import os
+
+    backend.answer = v2({"beta": True})
+    client = make_client()
+    assert client.wait_for_flags(5)
+    gate = threading.Event()
+    holder = threading.Thread(
+        target=lambda: (client._flags().app_flags()._lock.acquire(), gate.wait(5))
+    )
+    holder.start()  # a parent thread holds a flag lock while the process forks
+    pid = os.fork()
+    if pid == 0:  # the child: must neither deadlock nor wait for the parent's threads
+        ok = client.get_feature_flag("beta") is True
+        client.reload_feature_flags()
+        ok = ok and client.wait_for_flags(5) and client.get_feature_flag("beta") is True
+        os._exit(0 if ok else 1)
+    gate.set()
+    holder.join(5)
+    client._flags().app_flags()._lock.release()
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
