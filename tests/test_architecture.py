@@ -32,13 +32,15 @@ ALLOWED: dict[str, frozenset[str]] = {
     "_delivery": SHARED | {"_events"},
     "_context": SHARED | {"_events", "_identity", "_default"},
     "_linking": SHARED | {"_identity", "_default"},
-    "_client": SHARED | {"_events", "_identity", "_delivery", "_context"},
+    "_hooks": SHARED | {"_events", "_context"},
+    "_client": SHARED | {"_events", "_identity", "_delivery", "_context", "_hooks"},
     "_api": SHARED | {"_client", "_default", "_delivery", "_identity"},
     "server": LEAVES | {"_events", "_identity"},
     "_recorder": LEAVES | {"server"},
     "testing": SHARED | {"_default", "_recorder"},
     "pytest_plugin": frozenset({"testing"}),
     "integrations": SHARED | {"_context", "_identity", "_linking"},
+    "telemetry": SHARED | {"_client", "_delivery", "_identity"},
     "cli": SHARED | {"server"},
 }
 PUBLIC_FACADE_MAY_NOT_IMPORT = frozenset({"testing", "pytest_plugin", "server", "cli"})

@@ -115,6 +115,8 @@ class Pipeline:
     def flush(self, timeout_s: float | None) -> FlushResult:
         if self._pid != os.getpid():
             self._after_fork_in_child()
+        if self._queue.pending() == 0 and not self._stopping:
+            self._queue.maintain()  # before anything was captured: adopt earlier runs' events
         if self._queue.pending() == 0 or self._stopping:
             return FlushResult(pending=self._queue.pending())
         return self._drain(self._flush_timeout_s if timeout_s is None else timeout_s, stop=False)
