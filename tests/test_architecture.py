@@ -41,7 +41,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     "pytest_plugin": frozenset({"testing"}),
     "integrations": SHARED | {"_context", "_identity", "_linking"},
     "telemetry": SHARED | {"_client", "_delivery", "_identity"},
-    "cli": SHARED | {"server"},
+    "_cli": SHARED | {"_client", "_delivery", "_identity", "telemetry"},
+    "cli": SHARED | {"server", "_cli"},
 }
 PUBLIC_FACADE_MAY_NOT_IMPORT = frozenset({"testing", "pytest_plugin", "server", "cli"})
 
