@@ -1,7 +1,9 @@
-"""The ``posthog-client`` command.
+"""The ``posthog-client`` command (also ``python -m posthog_client``).
 
 ``posthog-client serve`` runs the local reference server: PostHog's ingestion API and
 person-merge rules on SQLite, for development, demos and CI (see ``posthog_client.server``).
+``status``, ``capture``, ``identify``, ``reset`` and ``flush`` work on the identity and queue
+the SDK keeps on this machine (``posthog_client._cli``).
 """
 
 from __future__ import annotations
@@ -14,6 +16,10 @@ import sys
 from collections.abc import Sequence
 from types import FrameType
 
+from ._cli.commands import add_client_commands, run
+from ._cli.status import add_status_command
+from ._version import __version__
+
 __all__ = ["main"]
 
 _DEFAULT_PORT = 8010
@@ -22,6 +28,7 @@ _DEFAULT_PORT = 8010
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line ``argv`` (default: ``sys.argv[1:]``); returns the exit status."""
     parser = argparse.ArgumentParser(prog="posthog-client", description="The posthog-client tools.")
+    parser.add_argument("--version", action="version", version=f"posthog-client {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = commands.add_parser(
         "serve",
@@ -50,8 +57,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="process each request's distinct ids in random order, as PostHog may",
     )
     serve.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    add_status_command(commands)
+    add_client_commands(commands)
     args = parser.parse_args(argv)
-    return _serve(args)
+    if args.command == "serve":
+        return _serve(args)
+    return run(parser, args)
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -9,6 +9,7 @@ from .disk_queue import DiskQueue
 from .http import HttpBackend
 from .memory_queue import MemoryQueue
 from .queue import Counters, EventQueue
+from .report import ErrorRecorder
 from .worker import Pipeline
 
 __all__ = ["build_delivery"]
@@ -26,6 +27,8 @@ def build_delivery(options: Options) -> Delivery:
     backend = options.backend or HttpBackend(
         options.api_key, options.host, gzip=options.gzip, timeout_s=options.timeout_s
     )
+    if options.persist:  # for `posthog-client status`: the last failure, kept on disk
+        backend = ErrorRecorder(backend, options.project_dir)
     return Pipeline(
         options, _build_queue(options, counters), backend, counters, threaded=not options.sync_mode
     )

@@ -24,6 +24,7 @@ from posthog_client._delivery.build import build_delivery
 from posthog_client._delivery.disk_queue import DiskQueue
 from posthog_client._delivery.http import HttpBackend
 from posthog_client._delivery.memory_queue import MemoryQueue
+from posthog_client._delivery.report import ErrorRecorder
 from posthog_client._delivery.worker import Pipeline
 
 
@@ -41,8 +42,9 @@ def test_persisted_mode_queues_on_disk_in_the_project_folder(tmp_path: Path) -> 
     delivery = build_delivery(options(tmp_path))
     assert isinstance(delivery, Pipeline)
     assert isinstance(delivery._queue, DiskQueue)
-    assert isinstance(delivery._backend, HttpBackend)
-    assert delivery._backend.url == "http://127.0.0.1:9/batch/"
+    recorder = delivery._backend  # keeps the last failure on disk for `posthog-client status`
+    assert isinstance(recorder, ErrorRecorder) and isinstance(recorder.backend, HttpBackend)
+    assert recorder.backend.url == "http://127.0.0.1:9/batch/"
     assert delivery._threaded
     delivery.submit(event())
     assert list((options(tmp_path).project_dir / "queue").glob("*.seg"))
