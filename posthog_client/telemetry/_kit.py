@@ -4,20 +4,25 @@ expect from well-known CLIs (see the package docstring)."""
 from __future__ import annotations
 
 import os
-import re
-import sys
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple, TypeAlias, get_args
 
 from .._client import Client
 from .._config import DEFAULT_HOST, DEFAULT_SHUTDOWN_TIMEOUT_S, Options, env_opt_out_reason
 from .._delivery.contract import FlushResult
-from .._exceptions import ConfigurationError
 from .._guard import never_raises
 from .._identity.consent import ConsentStatus, consent_status
 from .._identity.state import StateStore
-from ._settings import AppFolder, ci_variable, default_data_dir, env_name, is_set
+from ._settings import (
+    AppFolder,
+    check_option,
+    ci_variable,
+    default_data_dir,
+    env_name,
+    is_set,
+)
+from ._terminal import PrintingBackend, can_show_notice, default_notice, say, show_notice
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -29,8 +34,6 @@ __all__ = ["CiPolicy", "Telemetry", "TelemetryStatus"]
 
 CiPolicy: TypeAlias = Literal["off", "shared"]
 CI_DISTINCT_ID: Final = "ci"  # every CI run of every user: one person, never one per run
-_APP_NAME: Final = r"[A-Za-z0-9][A-Za-z0-9._-]*"  # compiled on first use: start-up time counts
-_VARIABLE: Final = r"[A-Za-z_][A-Za-z0-9_]*"
 
 
 class TelemetryStatus(NamedTuple):
@@ -49,21 +52,6 @@ class TelemetryStatus(NamedTuple):
     def enabled(self) -> bool:
         """On: sending, or about to be once the first-run notice has been shown."""
         return self.consent.sending or self.consent.blocked_by == "notice"
-
-
-class _PrintingBackend:
-    """``<APP>_TELEMETRY_DEBUG``: each event as it would be sent, on stderr, instead of sending."""
-
-    def __init__(self, label: str) -> None:
-        self._label = label
-
-    def send(self, batch: Sequence[bytes]) -> None:
-        for line in batch:
-            print(f"[{self._label}] {line.decode('utf-8', 'replace')}", file=sys.stderr)
-        sys.stderr.flush()
-
-    def close(self) -> None:
-        """Nothing to release."""
 
 
 class Telemetry:
@@ -111,23 +99,16 @@ class Telemetry:
         shutdown_timeout_s: float = DEFAULT_SHUTDOWN_TIMEOUT_S,
         backend: Backend | None = None,
     ) -> None:
-        _check("app", app, isinstance(app, str) and re.fullmatch(_APP_NAME, app) is not None)
+        check_option("app", app)
         self.app = app
         self.disable_variable = disable_variable or env_name(app, "TELEMETRY_DISABLED")
         self.debug_variable = debug_variable or env_name(app, "TELEMETRY_DEBUG")
-        for name in ("disable_variable", "debug_variable"):
-            value = getattr(self, name)
-            _check(
-                name, value, isinstance(value, str) and re.fullmatch(_VARIABLE, value) is not None
-            )
-        _check("ci", ci, ci in get_args(CiPolicy))
-        _check(
-            "notice_version",
-            notice_version,
-            isinstance(notice_version, str) and bool(notice_version.strip()),
-        )
-        _check("show_notice", show_notice, show_notice is None or callable(show_notice))
-        _check("enabled_by_default", enabled_by_default, isinstance(enabled_by_default, bool))
+        check_option("disable_variable", self.disable_variable)
+        check_option("debug_variable", self.debug_variable)
+        check_option("ci", ci, ci in get_args(CiPolicy))
+        check_option("notice_version", notice_version)
+        check_option("show_notice", show_notice, show_notice is None or callable(show_notice))
+        check_option("enabled_by_default", enabled_by_default, isinstance(enabled_by_default, bool))
         super_properties: dict[str, object] = {"$app_name": app}
         if app_version is not None:
             super_properties["$app_version"] = app_version
@@ -183,8 +164,9 @@ class Telemetry:
     def _begin(self) -> Client | None:
         status = self._consent()
         debug = is_set(self.debug_variable)
-        if status.blocked_by == "notice" and self._interactive():
-            self._present_notice()
+        if status.blocked_by == "notice" and can_show_notice(self._show_notice):
+            show_notice(self.notice_text(), self._show_notice)
+            AppFolder(self.data_dir).record_notice(self._notice_version)
             self._say(debug, "nothing is sent in the run that shows the notice")
             return None
         if not (status.sending or status.blocked_by == "notice"):  # no terminal: the default
@@ -195,7 +177,7 @@ class Telemetry:
             storage_dir=self.data_dir,
             persist=not (ci_shared or debug),  # CI machines are fresh each run: no id to keep
             sync_mode=debug,
-            backend=_PrintingBackend(f"{self.app} telemetry") if debug else self._options.backend,
+            backend=PrintingBackend(self.app) if debug else self._options.backend,
             super_properties={**self._options.super_properties, **self._ci_properties()},
         )
         return Client(**options._asdict())
@@ -216,36 +198,13 @@ class Telemetry:
     def _ci_properties(self) -> dict[str, object]:
         return {"ci": True, "ci_variable": self._ci} if self._ci else {}
 
-    def _interactive(self) -> bool:
-        if self._show_notice is not None:
-            return True
-        try:
-            return bool(sys.stdin and sys.stderr and sys.stdin.isatty() and sys.stderr.isatty())
-        except (OSError, ValueError):  # a closed stream
-            return False
-
     def notice_text(self) -> str:
         """The first-run notice: the app's ``notice``, else a default naming the off switches."""
-        if self._notice is not None:
-            return self._notice
-        return (
-            f"Attention: {self.app} collects anonymous usage data (telemetry) to improve it; "
-            "nothing has been sent yet.\n"
-            f"To opt out, run `{self.app} telemetry disable` or set {self.disable_variable}=1 "
-            "(DO_NOT_TRACK=1 works too)."
-        )
-
-    def _present_notice(self) -> None:
-        text = self.notice_text()
-        if self._show_notice is not None:
-            self._show_notice(text)
-        else:
-            print(f"\n{text}\n", file=sys.stderr, flush=True)
-        AppFolder(self.data_dir).record_notice(self._notice_version)
+        return self._notice or default_notice(self.app, self.disable_variable)
 
     def _say(self, debug: bool, message: str) -> None:
         if debug:
-            print(f"[{self.app} telemetry] {message}", file=sys.stderr, flush=True)
+            say(self.app, message)
 
     # -- events --------------------------------------------------------------------------------
 
@@ -338,19 +297,3 @@ class Telemetry:
 
     def _data_dir_exists(self) -> bool:
         return os.path.isdir(self.data_dir)
-
-
-_ACCEPTED: Final = {
-    "app": "a name like 'mytool' (letters, digits, '.', '_', '-')",
-    "disable_variable": "an environment variable name",
-    "debug_variable": "an environment variable name",
-    "ci": "'off' or 'shared'",
-    "notice_version": "a non-empty string, such as the notice's date",
-    "show_notice": "a function(text) or None",
-    "enabled_by_default": "True or False",
-}
-
-
-def _check(name: str, value: object, ok: bool) -> None:
-    if not ok:
-        raise ConfigurationError(f"{name} must be {_ACCEPTED[name]}, not {value!r}")

@@ -16,13 +16,22 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Final
 
 from .._config import env_opt_out_reason
+from .._exceptions import ConfigurationError
 from .._identity.state import StateStore, write_atomically
 from .._log import logger, warn_once
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["CI_VARIABLES", "AppFolder", "ci_variable", "default_data_dir", "env_name", "is_set"]
+__all__ = [
+    "CI_VARIABLES",
+    "AppFolder",
+    "check_option",
+    "ci_variable",
+    "default_data_dir",
+    "env_name",
+    "is_set",
+]
 
 # Set by the CI services apps run on (the list of the `ci-info` package, trimmed to the widely
 # used ones). Like DO_NOT_TRACK, each counts when set to anything but "", "0" or "false".
@@ -32,6 +41,33 @@ CI_VARIABLES: Final = (
     "CODEBUILD_BUILD_ID", "APPVEYOR", "DRONE", "SEMAPHORE", "CIRRUS_CI", "BUDDY",
     "HEROKU_TEST_RUN_ID", "NETLIFY", "NOW_BUILDER", "VERCEL",
 )  # fmt: skip
+
+
+# What each option of ``Telemetry`` accepts, and the patterns of the names among them (compiled
+# on first use: an app's start-up time counts).
+_ACCEPTED: Final = {
+    "app": ("a name like 'mytool' (letters, digits, '.', '_', '-')", r"[A-Za-z0-9][A-Za-z0-9._-]*"),
+    "disable_variable": ("an environment variable name", r"[A-Za-z_][A-Za-z0-9_]*"),
+    "debug_variable": ("an environment variable name", r"[A-Za-z_][A-Za-z0-9_]*"),
+    "notice_version": ("a non-empty string, such as the notice's date", r".*\S.*"),
+    "ci": ("'off' or 'shared'", None),
+    "show_notice": ("a function(text) or None", None),
+    "enabled_by_default": ("True or False", None),
+}
+
+
+def check_option(name: str, value: object, ok: bool | None = None) -> None:
+    """Raise ``ConfigurationError`` naming ``name`` unless ``ok`` (or, for a name, unless
+    ``value`` matches its pattern)."""
+    accepted, pattern = _ACCEPTED[name]
+    if ok is None:
+        ok = (
+            isinstance(value, str)
+            and pattern is not None
+            and re.fullmatch(pattern, value) is not None
+        )
+    if not ok:
+        raise ConfigurationError(f"{name} must be {accepted}, not {value!r}")
 
 
 def env_name(app: str, suffix: str) -> str:
