@@ -129,6 +129,7 @@ class Telemetry:
         self._started = False
         self._client: Client | None = None
         self._ci: str | None = None
+        self._notice_run = False  # this run showed the notice: it sends nothing
 
     @property
     def strict(self) -> bool:  # for ``never_raises``: the kit never raises into the app
@@ -168,14 +169,17 @@ class Telemetry:
             show_notice(self.notice_text(), self._show_notice)
             AppFolder(self.data_dir).record_notice(self._notice_version)
             self._say(debug, "nothing is sent in the run that shows the notice")
+            self._notice_run = True
             return None
         if not (status.sending or status.blocked_by == "notice"):  # no terminal: the default
             self._say(debug, f"nothing is sent: {status.reason}")
             return None
-        ci_shared = self._ci is not None
+        return self._new_client(debug)
+
+    def _new_client(self, debug: bool) -> Client:
         options = self._options._replace(
             storage_dir=self.data_dir,
-            persist=not (ci_shared or debug),  # CI machines are fresh each run: no id to keep
+            persist=not (self._ci or debug),  # CI machines are fresh each run: no id to keep
             sync_mode=debug,
             backend=PrintingBackend(self.app) if debug else self._options.backend,
             super_properties={**self._options.super_properties, **self._ci_properties()},
@@ -219,7 +223,9 @@ class Telemetry:
     @never_raises(False)
     def identify(self, user_id: str, properties: Mapping[str, Any] | None = None) -> bool:
         """On login: this install's anonymous history joins ``user_id`` (see ``Client.identify``).
-        Does nothing in CI, where every run shares the ``ci`` id."""
+        Returns False, doing nothing, when nothing is sent in this run (off, or the notice's
+        run: call it again on a later run, e.g. at each start while logged in) and in CI, where
+        every run shares the ``ci`` id."""
         client = self._running()
         if client is None or self._ci:
             return False
@@ -227,11 +233,15 @@ class Telemetry:
 
     @never_raises(None)
     def reset(self) -> None:
-        """On logout: the next events are anonymous again, under a new id. With telemetry off,
-        the stored id (if any) is deleted, so it cannot follow the next user."""
+        """On logout: the next events are anonymous again, under a new id. In the run that shows
+        the notice the id is renewed all the same (``reset`` sends nothing); with telemetry off
+        the stored id (if any) is deleted. Either way it cannot follow the next user."""
         client = self._running()
         if client is not None and not self._ci:
             client.reset()
+        elif self._notice_run:
+            with self._new_client(debug=False) as quiet:
+                quiet.reset()
         elif client is None and self._data_dir_exists():
             AppFolder(self.data_dir).forget_data()
 

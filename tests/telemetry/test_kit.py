@@ -305,3 +305,21 @@ def test_capture_exceptions_turns_on_the_clients_autocapture(
     assert telemetry.start() and telemetry.client is not None
     assert telemetry.client.options.enable_exception_autocapture
     assert os.environ.get("CI") is None
+
+
+def test_a_logout_in_the_run_that_shows_a_new_notice_still_renews_the_id(
+    make_telemetry: MakeTelemetry, backend: MemoryBackend
+) -> None:
+    make_telemetry(notice_version="v1").start()
+    run = make_telemetry(notice_version="v1")
+    run.identify("alice")
+    run.capture("queued")
+    run.shutdown(0)
+    logout = make_telemetry(notice_version="v2")  # a new notice: this run sends nothing
+    logout.reset()
+    assert logout.client is None
+    status = make_telemetry(notice_version="v2").status()
+    assert status.distinct_id not in (None, "alice")  # not alice's any more, and kept on disk
+    later = make_telemetry(notice_version="v2")
+    later.capture("next user")
+    assert sent_names(later, backend) == ["$identify", "queued", "next user"]
