@@ -75,9 +75,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "telemetry":
         return int(args.func(args))
 
-    telemetry.capture("command_run", {"command": args.command})  # notice first, on a first run
     notes: list[str] = load("notes.json", [])
     user = load("user.json", None)
+    if user:  # sends nothing once done; catches up if the login ran when nothing could be sent
+        telemetry.identify(user)
+    telemetry.capture("command_run", {"command": args.command})  # a first run shows the notice
     if args.command == "add":
         notes.append(args.text)
         save("notes.json", notes)
