@@ -33,6 +33,7 @@ from ._events.timestamps import format_timestamp, now_timestamp
 from ._events.uuid7 import normalize_uuid, uuid7
 from ._exceptions import InvalidEventError, PostHogError
 from ._guard import never_raises
+from ._hooks import install_hooks
 from ._identity.consent import ConsentStatus, consent_status
 from ._identity.context import current_context
 from ._identity.methods import IdentityMethods
@@ -48,7 +49,7 @@ if TYPE_CHECKING:
 
     from ._delivery.backend import Backend
     from ._delivery.report import ErrorCallback
-    from ._types import PersonProfiles
+    from ._types import BeforeSendHook, PersonProfiles
 
 __all__ = ["Client"]
 
@@ -86,6 +87,9 @@ class Client(IdentityMethods):
     - ``super_properties``: properties sent with every event (not persisted).
     - ``read_env``: False reads no ``POSTHOG_*`` variable at all (for an app's own telemetry:
       its user's PostHog settings must not steer it). ``DO_NOT_TRACK`` is always honoured.
+    - ``enable_exception_autocapture``: send unhandled exceptions as ``$exception`` (also
+      ``KeyboardInterrupt``/``SystemExit`` with ``exception_autocapture_exits``);
+      ``before_send``: ``f(event) -> event | None`` on every event, to redact or sample.
     - ``on_error``: called on the delivery thread with a ``DeliveryProblem`` (kind, HTTP
       status, events dropped or waiting, message) when events are dropped or sending pauses;
       ``debug=True`` also logs every request (count, bytes, status, latency).
@@ -126,6 +130,9 @@ class Client(IdentityMethods):
         session_idle_timeout_s: float = DEFAULT_SESSION_IDLE_TIMEOUT_S,
         super_properties: Mapping[str, object] | None = None,
         read_env: bool = True,
+        enable_exception_autocapture: bool = False,
+        exception_autocapture_exits: bool = False,
+        before_send: BeforeSendHook | None = None,
         on_error: ErrorCallback | None = None,
     ) -> None:
         # The parameters above are the one declaration of the options: pass them all on.
@@ -133,7 +140,7 @@ class Client(IdentityMethods):
         self.options = Options.resolve(**arguments)
         if self.options.debug:
             enable_debug_logging()
-        self._env_opt_out = env_opt_out_reason()
+        self._env_opt_out = env_opt_out_reason(None, None if read_env else ("DO_NOT_TRACK",))
         self._opt_out_env = self._env_opt_out or ("disabled" if self.options.disabled else None)
         self._server = self.options.mode == "server"
         # A server has no identity file (A23); persist=True only keeps its queue on disk.
@@ -147,11 +154,13 @@ class Client(IdentityMethods):
         self._pid = os.getpid()
         self._closed = False
         self._refused: dict[str, int] = {}
-        self._atexit_hook = functools.partial(_shutdown_at_exit, weakref.ref(self))
+        self._atexit_hook = functools.partial(_call_alive, weakref.ref(self), "shutdown")
         self._sessions = SessionTracker(self._store, self.options.session_idle_timeout_s)
         self._properties = EventProperties(self.options, self._store, self._sessions)
         if hasattr(os, "register_at_fork"):
-            os.register_at_fork(after_in_child=functools.partial(_after_fork, weakref.ref(self)))
+            after_in_child = functools.partial(_call_alive, weakref.ref(self), "_after_fork")
+            os.register_at_fork(after_in_child=after_in_child)
+        self._before_send, self._hooks = install_hooks(self, self._refused, self._opt_out_env)
         attach = getattr(self.options.backend, "attach", None)
         if callable(attach):  # a recording backend flushes its clients before it is read
             attach(self)
@@ -230,6 +239,11 @@ class Client(IdentityMethods):
             "timestamp": stamp,
             "uuid": uuid,
         }
+        if self._before_send is not None:
+            kept = self._before_send(message, shared)
+            if kept is None:
+                return None
+            message, shared, uuid = kept, None, kept["uuid"]
         line = encode_event(message, strict=self.options.strict, shared_properties=shared)
         if len(line) > MAX_EVENT_BYTES:
             self._refuse(
@@ -322,6 +336,8 @@ class Client(IdentityMethods):
     def flush(self, timeout_s: float | None = None) -> FlushResult:
         """Deliver what is queued, waiting at most ``timeout_s``; returns sent/pending/dropped."""
         delivery = self._delivery
+        if delivery is None and self.options.persist and not self.has_opted_out():
+            delivery = self._get_delivery()  # what earlier runs left on disk is queued too
         return FlushResult() if delivery is None else delivery.flush(timeout_s)
 
     @never_raises(FlushResult())
@@ -336,6 +352,8 @@ class Client(IdentityMethods):
             self._closed = True
         self._sessions.flush()  # the next run continues the session from this run's last event
         atexit.unregister(self._atexit_hook)
+        if self._hooks is not None:
+            self._hooks.uninstall()
         if delivery is None:
             return FlushResult()
         return delivery.shutdown(
@@ -371,13 +389,8 @@ class Client(IdentityMethods):
         self.shutdown()
 
 
-def _shutdown_at_exit(ref: weakref.ref[Client]) -> None:
+def _call_alive(ref: weakref.ref[Client], method: str) -> None:
+    """Call ``method`` of the client if it still exists (at exit, after a fork)."""
     client = ref()
     if client is not None:
-        client.shutdown()
-
-
-def _after_fork(ref: weakref.ref[Client]) -> None:
-    client = ref()
-    if client is not None:
-        client._after_fork()
+        getattr(client, method)()

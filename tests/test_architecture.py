@@ -34,14 +34,17 @@ ALLOWED: dict[str, frozenset[str]] = {
     "_flags": LEAVES,
     "_context": SHARED | {"_events", "_identity", "_default"},
     "_linking": SHARED | {"_identity", "_default"},
-    "_client": SHARED | {"_events", "_identity", "_delivery", "_context"},
+    "_hooks": SHARED | {"_events", "_context"},
+    "_client": SHARED | {"_events", "_identity", "_delivery", "_context", "_hooks"},
     "_api": SHARED | {"_client", "_default", "_delivery", "_identity"},
     "server": LEAVES | {"_events", "_identity"},
     "_recorder": LEAVES | {"server"},
     "testing": SHARED | {"_default", "_recorder"},
     "pytest_plugin": frozenset({"testing"}),
     "integrations": SHARED | {"_context", "_identity", "_linking"},
-    "cli": SHARED | {"server"},
+    "telemetry": SHARED | {"_client", "_delivery", "_identity"},
+    "_cli": SHARED | {"_client", "_delivery", "_identity", "telemetry"},
+    "cli": SHARED | {"server", "_cli"},
 }
 PUBLIC_FACADE_MAY_NOT_IMPORT = frozenset({"testing", "pytest_plugin", "server", "cli"})
 

@@ -64,7 +64,8 @@ class Pipeline:
         self._flush_timeout_s = options.timeout_s
         self._shutdown_timeout_s = options.shutdown_timeout_s
         self._policy = RetryPolicy(options.max_retries, self._retry_deadline, backoff_s=backoff_s)
-        self._reporter = Reporter(options.on_error, counters)
+        error_dir = options.project_dir if options.persist else None  # for `status`
+        self._reporter = Reporter(options.on_error, counters, error_dir)
         self._send = self._reporter.observe(backend)  # backend.send, logged at DEBUG
         self._init_runtime()
         if hasattr(os, "register_at_fork"):
@@ -118,6 +119,8 @@ class Pipeline:
     def flush(self, timeout_s: float | None) -> FlushResult:
         if self._pid != os.getpid():
             self._after_fork_in_child()
+        if self._queue.pending() == 0 and not self._stopping:
+            self._queue.maintain()  # before anything was captured: adopt earlier runs' events
         if self._queue.pending() == 0 or self._stopping:
             return FlushResult(pending=self._queue.pending())
         return self._drain(self._flush_timeout_s if timeout_s is None else timeout_s, stop=False)

@@ -185,6 +185,11 @@ class StateStore:
         self._stamp = stamp
         return state
 
+    def peek(self) -> IdentityState | None:
+        """The state as stored, or None if there is none; creates, locks and repairs nothing (for
+        status reports)."""
+        return self._state if self._dir is None else self._parse_quietly()
+
     def _parse_quietly(self) -> IdentityState | None:
         assert self._dir is not None
         try:
