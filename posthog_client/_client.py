@@ -70,6 +70,7 @@ class Client(IdentityMethods):
         self._opted_out = self._opt_out_env is not None
         self._next_check_ms = 0  # when files other processes may change are read again
         self._delivery: Delivery | None = None
+        self._stopped: Delivery | None = None
         self._lock = threading.Lock()
         self._pid = os.getpid()
         self._closed = False
@@ -252,8 +253,13 @@ class Client(IdentityMethods):
 
     @never_raises(FlushResult())
     def flush(self, timeout_s: float | None = None) -> FlushResult:
-        """Deliver what is queued, waiting at most ``timeout_s``; returns sent/pending/dropped."""
+        """Deliver what is queued, earlier runs' events included, waiting at most ``timeout_s``;
+        returns sent/pending/dropped."""
         delivery = self._delivery
+        if delivery is None and self.options.persist and not self._closed:
+            if self.has_opted_out():
+                return FlushResult()
+            delivery = self._get_delivery()  # what earlier runs left on disk goes too
         return FlushResult() if delivery is None else delivery.flush(timeout_s)
 
     @never_raises(FlushResult())
@@ -266,6 +272,7 @@ class Client(IdentityMethods):
         with self._lock:
             delivery, self._delivery = self._delivery, None
             self._closed = True
+            self._stopped = delivery  # stats() keeps its final counters
         atexit.unregister(self._atexit_hook)
         if delivery is None:
             return FlushResult()
@@ -275,7 +282,8 @@ class Client(IdentityMethods):
 
     def stats(self) -> dict[str, int]:
         """Counters of sent, retried, pending and dropped events (``dropped_<reason>``)."""
-        counters = dict(self._delivery.stats()) if self._delivery is not None else {}
+        delivery = self._delivery or self._stopped
+        counters = dict(delivery.stats()) if delivery is not None else {}
         for reason, count in self._refused.items():
             counters[f"dropped_{reason}"] = counters.get(f"dropped_{reason}", 0) + count
         return counters

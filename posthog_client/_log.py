@@ -1,4 +1,5 @@
-"""The one logger of the package, plus a guard against repeating the same warning."""
+"""The one logger of the package, a guard against repeating the same message, and ``clip``,
+which keeps caller values and server answers in log lines short."""
 
 from __future__ import annotations
 
@@ -7,22 +8,59 @@ import sys
 import threading
 from typing import Final
 
-__all__ = ["enable_debug_logging", "logger", "warn_once"]
+from ._fork_safety import reinit_after_fork
+
+__all__ = ["clip", "enable_debug_logging", "error_once", "logger", "warn_once"]
 
 logger: Final = logging.getLogger("posthog_client")
 logger.addHandler(logging.NullHandler())
+
+CLIP_CHARS: Final = 120  # what a log line shows of a value the SDK did not write itself
 
 _warned: set[str] = set()
 _warned_lock = threading.Lock()
 
 
-def warn_once(key: str, message: str, *args: object) -> None:
-    """Log ``message`` at WARNING the first time ``key`` is seen in this process."""
+def _new_lock() -> None:
+    global _warned_lock
+    _warned_lock = threading.Lock()
+
+
+reinit_after_fork(_new_lock)
+
+
+def clip(value: object, limit: int = CLIP_CHARS) -> str:
+    """``repr(value)`` (or the text itself for a ``str``), cut to about ``limit`` characters."""
+    if isinstance(value, str):
+        text = value
+    else:
+        try:
+            text = repr(value)
+        except Exception:  # a broken __repr__ must not break the log line
+            text = f"<unrepresentable {type(value).__name__}>"
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}…(+{len(text) - limit} chars)"
+
+
+def _first_time(key: str) -> bool:
     with _warned_lock:
         if key in _warned:
-            return
+            return False
         _warned.add(key)
-    logger.warning(message, *args)
+        return True
+
+
+def warn_once(key: str, message: str, *args: object) -> None:
+    """Log ``message`` at WARNING the first time ``key`` is seen in this process."""
+    if _first_time(key):
+        logger.warning(message, *args)
+
+
+def error_once(key: str, message: str, *args: object) -> None:
+    """Log ``message`` at ERROR the first time ``key`` is seen in this process."""
+    if _first_time(key):
+        logger.error(message, *args)
 
 
 def enable_debug_logging() -> None:

@@ -1,0 +1,67 @@
+"""Fork safety for module-level state, shared by every module that has some.
+
+A forked child has only the thread that called ``fork()``. A lock another thread held at that
+moment stays locked forever in the child, and a module another thread was importing stays
+half-initialised, its import lock held (the ``gunicorn --preload`` case: the master's delivery
+worker importing ``requests`` while the master forks). So:
+
+- ``reinit_after_fork(callback)``: run ``callback`` in every forked child (re-create a lock).
+- ``lazy_imports()``: hold it while a background thread imports modules; ``fork()`` waits (at
+  most ``IMPORT_WAIT_S``) until no such import is in progress, so children get whole modules.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Final
+
+__all__ = ["IMPORT_WAIT_S", "lazy_imports", "reinit_after_fork"]
+
+IMPORT_WAIT_S: Final = 10.0  # an import takes ~0.1 s; never block a fork for longer than this
+
+_import_lock = threading.Lock()
+_held_for_fork = False
+
+
+def reinit_after_fork(callback: Callable[[], None]) -> None:
+    """Run ``callback`` in the child after every ``os.fork()`` (where the platform has one).
+
+    Callbacks must not log: a logging lock may be held by a thread the child does not have.
+    """
+    if hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=callback)
+
+
+@contextmanager
+def lazy_imports() -> Iterator[None]:
+    """Import modules inside this block so that a concurrent ``fork()`` waits for them."""
+    with _import_lock:
+        yield
+
+
+def _before_fork() -> None:
+    global _held_for_fork
+    _held_for_fork = _import_lock.acquire(timeout=IMPORT_WAIT_S)
+
+
+def _after_fork_in_parent() -> None:
+    global _held_for_fork
+    if _held_for_fork:
+        _held_for_fork = False
+        _import_lock.release()
+
+
+def _after_fork_in_child() -> None:
+    global _import_lock, _held_for_fork
+    _import_lock, _held_for_fork = threading.Lock(), False
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(
+        before=_before_fork,
+        after_in_parent=_after_fork_in_parent,
+        after_in_child=_after_fork_in_child,
+    )
