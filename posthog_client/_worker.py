@@ -112,7 +112,11 @@ class Pipeline:
             self._deliver_inline(time.monotonic() + self._flush_timeout_s)
         elif self._thread is None:
             self._start_worker()
-        elif self._queue.pending() >= self._flush_at and not self._wake.is_set():
+        elif (
+            self._queue.pending() >= self._flush_at
+            and not self._wake.is_set()
+            and time.monotonic() >= self._not_before  # no wake-up per event during an outage
+        ):
             self._wake.set()
         return True
 
@@ -211,8 +215,9 @@ class Pipeline:
         self._cycle(due=False)  # adopt what earlier runs left behind
         while True:
             gate = self._not_before - time.monotonic()
-            if gate > 0 and not self._stopping:  # only shutdown interrupts this wait
-                self._stop.wait(min(gate, self._interval_s))  # housekeeping meanwhile
+            if gate > 0 and not self._stopping:  # a wake only makes it look at the gate again
+                self._wake.wait(min(gate, self._interval_s))  # housekeeping meanwhile
+                self._wake.clear()
                 due = time.monotonic() >= self._not_before
             else:
                 woken = self._wake.wait(self._interval_s)
