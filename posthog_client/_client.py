@@ -12,20 +12,21 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
 
+from . import _sanitize
 from ._client_identity import IdentityMethods
 from ._config import Options, env_opt_out_reason
 from ._context import current_context
 from ._delivery import Delivery, FlushResult
 from ._encoding import encode_event
 from ._event_properties import EventProperties
-from ._events import format_timestamp, now_timestamp
+from ._events import now_timestamp
 from ._exceptions import InvalidEventError, PostHogError
 from ._guard import never_raises
-from ._log import enable_debug_logging, logger, warn_once
+from ._log import clip_repr, enable_debug_logging, logger, warn_once
 from ._queue import MAX_EVENT_BYTES
 from ._session import SessionTracker
 from ._state import StateStore
-from ._uuid7 import normalize_uuid, uuid7
+from ._uuid7 import uuid7
 from ._validation import IdChecker
 
 if TYPE_CHECKING:
@@ -92,7 +93,7 @@ class Client(IdentityMethods):
         properties: Mapping[str, Any] | None = None,
         *,
         distinct_id: str | None = None,
-        timestamp: dt.datetime | None = None,
+        timestamp: dt.datetime | str | float | None = None,
         uuid: str | UUID | None = None,
     ) -> str | None:
         """Queue an event; returns its uuid, or None if it was not queued (the reason is logged).
@@ -104,13 +105,17 @@ class Client(IdentityMethods):
             # No pid check here: the pipeline's submit() makes the one this path needs (a fork
             # without Python's hooks), and the client's own locks are checked where they are used.
             if not isinstance(event, str) or not event or event.isspace():
-                self._refuse("invalid_event", f"event name {event!r} is empty or not a string")
+                self._refuse(
+                    "invalid_event", f"event name {clip_repr(event)} is empty or not a string"
+                )
                 return None
             explicit = None
             if distinct_id is not None:
                 explicit = self._ids.for_capture(distinct_id)
                 if explicit is None:
-                    self._refuse("invalid_distinct_id", f"event {event!r} has no distinct id")
+                    self._refuse(
+                        "invalid_distinct_id", f"event {clip_repr(event)} has no distinct id"
+                    )
                     return None
             return self._send(event, properties, timestamp, uuid, explicit)
         except PostHogError:
@@ -125,7 +130,7 @@ class Client(IdentityMethods):
         self,
         event: str,
         properties: Mapping[str, Any] | None,
-        timestamp: dt.datetime | None,
+        timestamp: dt.datetime | str | float | None,
         event_uuid: str | UUID | None,
         explicit_id: str | None,
         wire_id: str | None = None,
@@ -140,7 +145,9 @@ class Client(IdentityMethods):
             warn_once("capture-after-shutdown", "capture() after shutdown(): events are dropped")
             return None
         if timestamp is not None:
-            stamp = format_timestamp(timestamp)
+            stamp = _sanitize.event_timestamp(timestamp, event, strict=self.options.strict) or stamp
+        if properties is not None and type(properties) is not dict:
+            properties = _sanitize.event_properties(properties, event, strict=self.options.strict)
         context = current_context()
         shared: tuple[Mapping[str, Any], str] | None = None
         if context is None:
@@ -149,7 +156,11 @@ class Client(IdentityMethods):
             )
         else:
             distinct_id, props = self._properties.for_context(context, properties, explicit_id)
-        uuid = (normalize_uuid(event_uuid) if event_uuid is not None else None) or uuid7()
+        uuid = (
+            _sanitize.event_uuid(event_uuid, event, strict=self.options.strict)
+            if event_uuid is not None
+            else None
+        ) or uuid7()
         message = {
             "event": event,
             "distinct_id": wire_id or distinct_id,
@@ -160,7 +171,7 @@ class Client(IdentityMethods):
         line = encode_event(message, strict=self.options.strict, shared_properties=shared)
         if len(line) > MAX_EVENT_BYTES:
             self._refuse(
-                "oversize", f"event {event!r} is {len(line)} bytes, over {MAX_EVENT_BYTES}"
+                "oversize", f"event {clip_repr(event)} is {len(line)} bytes, over {MAX_EVENT_BYTES}"
             )
             return None
         return uuid if (self._delivery or self._get_delivery()).submit(line) else None

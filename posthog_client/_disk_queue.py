@@ -22,10 +22,9 @@ from pathlib import Path
 from typing import Final
 
 from ._append import load_append
-from ._fork_safety import lazy_imports
 from ._log import logger, warn_once
 from ._queue import Batch, Counters
-from ._segments import Segment, Stream, is_event_line
+from ._segments import Segment, Stream, adopt_orphans, is_event_line, read_at
 from ._storage_files import file_lock, make_dirs, open_file
 
 __all__ = ["DiskQueue"]
@@ -84,6 +83,7 @@ class DiskQueue:
         self._active: Segment | None = None
         self._fd = -1
         self._closed = False
+        self._in_flight = False  # a batch was handed out and not yet acknowledged
         self._next_scan = 0.0
 
     def _reset_counts(self) -> None:
@@ -107,13 +107,12 @@ class DiskQueue:
                 segment = self._rotate()
             try:
                 written = self._append(self._fd, line)
+                if written != size:  # a short write (disk full): keep the file line-aligned
+                    os.ftruncate(self._fd, segment.size)
+                    raise OSError(errno.ENOSPC, "short write")
             except OSError:
-                self._active = None  # write the next event to a fresh segment
+                self._stop_writing()  # the next event goes to a fresh segment
                 raise
-            if written != size:  # a short write (disk full): keep the file line-aligned
-                self._active = None
-                os.ftruncate(self._fd, segment.size)
-                raise OSError(errno.ENOSPC, "short write")
             segment.size += size
             segment.lines += 1
             self._added_bytes += size
@@ -137,6 +136,10 @@ class DiskQueue:
         self._fd, self._active = fd, segment
         return segment
 
+    def _stop_writing(self) -> None:
+        os.close(self._fd)
+        self._fd, self._active = -1, None
+
     def pending(self) -> int:
         return self._added_events - self._removed_events
 
@@ -157,6 +160,7 @@ class DiskQueue:
                     events = self._valid_prefix(stream, lines)
                     if events:
                         at = _Position(epoch, stream, stream.segments[0].seq, stream.offset)
+                        self._in_flight = True
                         return Batch(events, at)
                     if lines:
                         continue  # skipped a line that is not an event
@@ -209,6 +213,7 @@ class DiskQueue:
         assert isinstance(at, _Position)
         stream = at.stream
         with self._consume_lock:
+            self._in_flight = False
             if (
                 done <= 0
                 or at.epoch != self._epoch
@@ -242,11 +247,12 @@ class DiskQueue:
     def _check_folder(self) -> None:
         """Re-create the folder if it was deleted under us (a cleanup tool)."""
         with self._lock:
-            if self._fd < 0 or self._closed or os.fstat(self._fd).st_nlink:
-                return
+            if self._in_flight or self._fd < 0 or self._closed or os.fstat(self._fd).st_nlink:
+                return  # (with a batch in flight: at the next housekeeping, not to resend it)
             recovered = self._recover()
         logger.warning(
-            "the queue folder %s was deleted while in use; re-created it (%d unsent events kept)",
+            "queue files in %s were deleted while in use; continuing in new files (%d unsent "
+            "events carried over)",
             self._dir,
             recovered,
         )
@@ -259,14 +265,14 @@ class DiskQueue:
         kept: list[bytes] = []
         if active is not None:
             start = own.offset if own.segments and own.segments[0] is active else 0
-            data = os.pread(self._fd, active.size - start, start) if hasattr(os, "pread") else b""
+            data = read_at(self._fd, active.size - start, start)
             kept = [line for line in data.split(b"\n") if line]
         unsent_lines, unsent_bytes = own.unsent_lines, own.unsent_bytes
         self._streams.pop(own.owner, None)
         own.segments.clear()
         own.close(delete=False)
-        os.close(self._fd)
-        self._fd, self._own, self._active = -1, None, None
+        self._stop_writing()
+        self._own = None
         self._removed_events += unsent_lines
         self._removed_bytes += unsent_bytes
         self._counters.drop("vanished", unsent_lines - len(kept))
@@ -282,40 +288,9 @@ class DiskQueue:
 
     def _adopt_orphans(self) -> None:
         """Take over the files of owners whose lock is free: their process is gone."""
-        with lazy_imports():
-            from filelock import Timeout
-
-        try:
-            names = os.listdir(self._dir)
-        except OSError:
-            return  # gone or unreadable: _check_folder re-creates it
-        seqs: dict[str, list[int]] = {}
-        for name in names:
-            owner, _, rest = name.partition(".")
-            if rest in ("lock", "pos"):
-                seqs.setdefault(owner, [])
-            elif rest.endswith(".seg") and rest[:-4].isdigit():
-                seqs.setdefault(owner, []).append(int(rest[:-4]))
-        for owner in sorted(seqs.keys() - self._streams.keys()):
-            lock = file_lock(self._dir / f"{owner}.lock")
-            try:
-                lock.acquire(timeout=0)
-            except Timeout:
-                continue  # alive, or being adopted by another process right now
-            except OSError as exc:  # e.g. a folder named like a lock file: not an owner
-                warn_once(f"adopt-{owner}", "cannot adopt queue files of %s: %s", owner, exc)
-                continue
-            try:
-                stream = Stream.load(self._dir, owner, lock, seqs[owner])
-            except OSError as exc:
-                lock.release()
-                warn_once(f"adopt-{owner}", "cannot adopt queue files of %s: %s", owner, exc)
-                continue
-            if not stream.segments:
-                stream.close(delete=True)
-                continue
+        for stream in adopt_orphans(self._dir, set(self._streams)):
             with self._lock:
-                self._streams[owner] = stream
+                self._streams[stream.owner] = stream
                 self._added_events += stream.unsent_lines
                 self._added_bytes += stream.unsent_bytes
             logger.debug("adopted %d unsent events of an earlier process", stream.unsent_lines)

@@ -10,7 +10,7 @@ from typing import Final
 
 from ._fork_safety import reinit_after_fork
 
-__all__ = ["clip", "enable_debug_logging", "error_once", "logger", "warn_once"]
+__all__ = ["clip", "clip_repr", "enable_debug_logging", "error_once", "logger", "warn_once"]
 
 logger: Final = logging.getLogger("posthog_client")
 logger.addHandler(logging.NullHandler())
@@ -30,14 +30,23 @@ reinit_after_fork(_new_lock)
 
 
 def clip(value: object, limit: int = CLIP_CHARS) -> str:
-    """``repr(value)`` (or the text itself for a ``str``), cut to about ``limit`` characters."""
-    if isinstance(value, str):
-        text = value
-    else:
-        try:
-            text = repr(value)
-        except Exception:  # a broken __repr__ must not break the log line
-            text = f"<unrepresentable {type(value).__name__}>"
+    """The text itself for a ``str``, else ``repr(value)``; cut to about ``limit`` characters."""
+    return _cut(value if isinstance(value, str) else _repr(value), limit)
+
+
+def clip_repr(value: object, limit: int = CLIP_CHARS) -> str:
+    """``repr(value)`` (quotes and escapes included, for names), cut like ``clip``."""
+    return _cut(_repr(value), limit)
+
+
+def _repr(value: object) -> str:
+    try:
+        return repr(value)
+    except Exception:  # a broken __repr__ must not break the log line
+        return f"<unrepresentable {type(value).__name__}>"
+
+
+def _cut(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     return f"{text[:limit]}…(+{len(text) - limit} chars)"

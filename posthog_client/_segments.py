@@ -22,12 +22,14 @@ import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from ._storage_files import open_file
+from ._fork_safety import lazy_imports
+from ._log import clip, warn_once
+from ._storage_files import file_lock, open_file
 
 if TYPE_CHECKING:
     from filelock import BaseFileLock
 
-__all__ = ["Segment", "Stream", "is_event_line", "segment_path"]
+__all__ = ["Segment", "Stream", "adopt_orphans", "is_event_line", "read_at", "segment_path"]
 
 _READ_CHUNK: Final = 1 << 20
 _POS_FORMAT: Final = b"%020d %020d\n"  # fixed width: each update overwrites the previous one
@@ -37,7 +39,7 @@ def segment_path(directory: Path, owner: str, seq: int) -> Path:
     return directory / f"{owner}.{seq:08d}.seg"
 
 
-def _pread(fd: int, size: int, offset: int) -> bytes:
+def read_at(fd: int, size: int, offset: int) -> bytes:
     if hasattr(os, "pread"):
         return os.pread(fd, size, offset)
     os.lseek(fd, offset, os.SEEK_SET)  # Windows has no pread; only one thread reads this fd
@@ -148,7 +150,7 @@ class Stream:
         # Read ahead in large chunks and keep only what is not yet acknowledged: memory stays
         # near one batch whatever the backlog on disk.
         end = self._buf_off + len(self._buf)
-        chunk = _pread(self._read_fd, min(_READ_CHUNK, head.size - end), end)
+        chunk = read_at(self._read_fd, min(_READ_CHUNK, head.size - end), end)
         if not chunk:
             return False
         self._buf = self._buf[self.offset - self._buf_off :] + chunk
@@ -201,8 +203,13 @@ class Stream:
 
     def _write_pos(self) -> None:
         seq = self.segments[0].seq if self.segments else self.next_seq
-        os.lseek(self._pos_fd, 0, os.SEEK_SET)
-        os.write(self._pos_fd, _POS_FORMAT % (seq, self.offset))
+        try:
+            os.lseek(self._pos_fd, 0, os.SEEK_SET)
+            os.write(self._pos_fd, _POS_FORMAT % (seq, self.offset))
+        except OSError as exc:  # a full disk: a crash now would re-send, never lose
+            warn_once(
+                "pos-write", "cannot record delivery progress (%s): events may be resent", exc
+            )
 
     def _read_pos(self) -> tuple[int, int]:
         try:
@@ -244,9 +251,50 @@ def _count_lines(path: Path, start: int) -> int:
     count = 0
     fd = open_file(path, os.O_RDONLY)
     try:
-        while chunk := _pread(fd, _READ_CHUNK, start):
+        while chunk := read_at(fd, _READ_CHUNK, start):
             count += chunk.count(b"\n")
             start += len(chunk)
     finally:
         os.close(fd)
     return count
+
+
+def adopt_orphans(directory: Path, known: set[str]) -> list[Stream]:
+    """The unsent files of owners in ``directory`` (other than ``known``) whose lock is free,
+    their process being gone; the caller now holds their locks. A name that only looks like an
+    owner's (a folder called ``x.lock``) is skipped with a WARNING, never an abort."""
+    with lazy_imports():
+        from filelock import Timeout
+
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return []  # gone or unreadable: the queue re-creates it
+    seqs: dict[str, list[int]] = {}
+    for name in names:
+        owner, _, rest = name.partition(".")
+        if rest in ("lock", "pos"):
+            seqs.setdefault(owner, [])
+        elif rest.endswith(".seg") and rest[:-4].isdigit():
+            seqs.setdefault(owner, []).append(int(rest[:-4]))
+    adopted: list[Stream] = []
+    for owner in sorted(seqs.keys() - known):
+        lock = file_lock(directory / f"{owner}.lock")
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            continue  # alive, or being adopted by another process right now
+        except OSError as exc:  # e.g. a folder named like a lock file: not an owner
+            warn_once(f"adopt-{owner}", "cannot adopt queue files of %s: %s", clip(owner), exc)
+            continue
+        try:
+            stream = Stream.load(directory, owner, lock, seqs[owner])
+        except OSError as exc:
+            lock.release()
+            warn_once(f"adopt-{owner}", "cannot adopt queue files of %s: %s", clip(owner), exc)
+            continue
+        if stream.segments:
+            adopted.append(stream)
+        else:
+            stream.close(delete=True)
+    return adopted

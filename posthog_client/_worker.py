@@ -186,6 +186,7 @@ class Pipeline:
                 self._progress.wait_for(
                     lambda: (
                         self._finished >= target
+                        or self._queue.pending() == 0  # also counts lines skipped or trimmed
                         or self._not_before > deadline  # the gate outlasts the caller's budget
                         or self._worker_ended
                     ),

@@ -83,7 +83,7 @@ def test_corrupt_state_file_warns_once_and_starts_fresh(
         new_id = client.get_distinct_id()
         client.capture("still works")
     assert new_id
-    assert len([r for r in caplog.records if "is corrupt" in r.getMessage()]) == 1
+    assert len([r for r in caplog.records if "is unusable" in r.getMessage()]) == 1
     assert [p.name for p in folder.iterdir() if "corrupt" in p.name]
     assert json.loads((folder / "state.json").read_text())["distinct_id"] == new_id
 
@@ -146,7 +146,7 @@ def test_read_only_directory_with_real_permissions(
 
 def test_identity_state_round_trips() -> None:
     state = IdentityState.fresh()
-    assert IdentityState.from_json(json.loads(json.dumps(state.to_json()))) == state
+    assert IdentityState.from_json(json.loads(json.dumps(state.to_json()))) == (state, [])
 
 
 def test_refresh_picks_up_another_process_change(tmp_path: Path) -> None:
