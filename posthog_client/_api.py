@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._client import Client
 from ._delivery import FlushResult
+from ._fork_safety import renew_after_fork
 from ._log import warn_once
 
 if TYPE_CHECKING:
@@ -41,6 +42,7 @@ __all__ = [
 
 _client: Client | None = None
 _lock = threading.Lock()
+renew_after_fork(globals(), "_lock")
 
 
 def init(api_key: str | None = None, **options: Any) -> Client:

@@ -21,6 +21,7 @@ from ._encoding import encode_event
 from ._event_properties import EventProperties
 from ._events import now_timestamp
 from ._exceptions import InvalidEventError, PostHogError
+from ._fork_safety import lazy_imports
 from ._guard import never_raises
 from ._log import clip_repr, enable_debug_logging, logger, warn_once
 from ._queue import MAX_EVENT_BYTES
@@ -224,7 +225,8 @@ class Client(IdentityMethods):
             self._check_fork()
             with self._lock:
                 if self._delivery is None:
-                    from ._pipeline import build_delivery  # deferred: not needed to import
+                    with lazy_imports():  # deferred: not needed to import; a fork waits for it
+                        from ._pipeline import build_delivery
 
                     self._delivery = build_delivery(self.options)
                     atexit.register(self._atexit_hook)

@@ -5,9 +5,11 @@ moment stays locked forever in the child, and a module another thread was import
 half-initialised, its import lock held (the ``gunicorn --preload`` case: the master's delivery
 worker importing ``requests`` while the master forks). So:
 
-- ``reinit_after_fork(callback)``: run ``callback`` in every forked child (re-create a lock).
-- ``lazy_imports()``: hold it while a background thread imports modules; ``fork()`` waits (at
-  most ``IMPORT_WAIT_S``) until no such import is in progress, so children get whole modules.
+- ``reinit_after_fork(callback)``: run ``callback`` in every forked child.
+- ``renew_after_fork(namespace, name)``: give a module-level lock a fresh one in every child.
+- ``lazy_imports()``: hold it around the SDK's deferred imports (they may run on any thread);
+  ``fork()`` waits (at most ``IMPORT_WAIT_S``) until none is in progress, so children get whole
+  modules. Reentrant: deferred imports nest.
 """
 
 from __future__ import annotations
@@ -16,13 +18,13 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Final
+from typing import Any, Final
 
-__all__ = ["IMPORT_WAIT_S", "lazy_imports", "reinit_after_fork"]
+__all__ = ["IMPORT_WAIT_S", "lazy_imports", "reinit_after_fork", "renew_after_fork"]
 
 IMPORT_WAIT_S: Final = 10.0  # an import takes ~0.1 s; never block a fork for longer than this
 
-_import_lock = threading.Lock()
+_import_lock = threading.RLock()
 _held_for_fork = False
 
 
@@ -33,6 +35,18 @@ def reinit_after_fork(callback: Callable[[], None]) -> None:
     """
     if hasattr(os, "register_at_fork"):
         os.register_at_fork(after_in_child=callback)
+
+
+def renew_after_fork(
+    namespace: dict[str, Any], name: str, factory: Callable[[], object] = threading.Lock
+) -> None:
+    """In every forked child, replace ``namespace[name]`` (a module's lock, given as
+    ``globals()``) by ``factory()``: another thread may have held it at the fork."""
+
+    def renew() -> None:
+        namespace[name] = factory()
+
+    reinit_after_fork(renew)
 
 
 @contextmanager
@@ -56,7 +70,7 @@ def _after_fork_in_parent() -> None:
 
 def _after_fork_in_child() -> None:
     global _import_lock, _held_for_fork
-    _import_lock, _held_for_fork = threading.Lock(), False
+    _import_lock, _held_for_fork = threading.RLock(), False
 
 
 if hasattr(os, "register_at_fork"):

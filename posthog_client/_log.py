@@ -8,7 +8,7 @@ import sys
 import threading
 from typing import Final
 
-from ._fork_safety import reinit_after_fork
+from ._fork_safety import renew_after_fork
 
 __all__ = ["clip", "clip_repr", "enable_debug_logging", "error_once", "logger", "warn_once"]
 
@@ -19,14 +19,7 @@ CLIP_CHARS: Final = 120  # what a log line shows of a value the SDK did not writ
 
 _warned: set[str] = set()
 _warned_lock = threading.Lock()
-
-
-def _new_lock() -> None:
-    global _warned_lock
-    _warned_lock = threading.Lock()
-
-
-reinit_after_fork(_new_lock)
+renew_after_fork(globals(), "_warned_lock")
 
 
 def clip(value: object, limit: int = CLIP_CHARS) -> str:

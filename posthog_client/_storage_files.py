@@ -12,6 +12,8 @@ import os
 import threading
 from typing import TYPE_CHECKING, Final
 
+from ._fork_safety import lazy_imports
+
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -72,7 +74,8 @@ def make_dirs(path: Path) -> None:
 
 def file_lock(path: Path, timeout: float = -1) -> BaseFileLock:
     """A process-wide (not per-thread) ``FileLock`` whose file is created 0600."""
-    from filelock import FileLock  # deferred: filelock costs tens of ms to import
+    with lazy_imports():
+        from filelock import FileLock  # deferred: filelock costs tens of ms to import
 
     return FileLock(path, timeout=timeout, mode=FILE_MODE, thread_local=False)
 

@@ -141,7 +141,9 @@ class LoopbackSink:
         self._hang_all = False
         self._server = _Server(("127.0.0.1", port), _Handler)
         self._server.sink = self
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
 
     @property
     def url(self) -> str:
