@@ -16,6 +16,9 @@ from pathlib import Path
 import pytest
 from loopback_sink import LoopbackSink
 
+from posthog_client._disk_queue import DiskQueue
+from posthog_client._queue import Counters
+
 from .conftest import API_KEY, MakeApp, dead_owner, encoded, messages, queue_dir
 
 
@@ -209,6 +212,20 @@ def test_a_small_max_disk_bytes_drops_the_oldest_events_never_the_newest(
     assert delivered == list(range(200 - len(delivered), 200))  # the newest, in order
     stats = app.stats()
     assert stats["dropped_disk_full"] == 200 - len(delivered)
+
+
+def test_trimming_a_queue_over_budget_keeps_the_newest_events(tmp_path: Path) -> None:
+    queue = DiskQueue(tmp_path, 10_000, Counters())
+    for i in range(45):  # ~14 kB: over the budget, under the hard limit that spills to memory
+        queue.put(encoded(i, name="x" * 200))
+    queue.maintain()  # housekeeping finds the queue over max_disk_bytes
+    kept: list[int] = []
+    while (batch := queue.next_batch(100, 1 << 20)) is not None:
+        kept += [json.loads(line)["properties"]["i"] for line in batch.events]
+        queue.ack(batch, len(batch.events))
+    queue.close()
+    assert kept and kept == list(range(45 - len(kept), 45))
+    assert sum(len(encoded(i, name="x" * 200)) + 1 for i in kept) <= 10_000
 
 
 def test_flush_in_a_new_process_delivers_every_event_earlier_runs_left(
