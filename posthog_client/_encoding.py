@@ -120,7 +120,8 @@ def encode_event(
     problems: list[str] = []
     clean = to_json_value(event, "", problems, set())
     if problems:
-        name = clip_repr(_clean_text(event.get("event")))
+        name = event.get("event")
+        name = clip_repr(_clean_text(name) if isinstance(name, str) else name)
         if strict:
             raise InvalidEventError(f"event {name}: " + "; ".join(problems))
         logger.warning("event %s: %s", name, "; ".join(problems))
@@ -142,11 +143,16 @@ def _too_deep(value: Any) -> bool:
     return False
 
 
-def _clean_text(value: object) -> object:
-    """A str with any lone surrogate replaced by U+FFFD (valid pairs are joined); as is if
-    it is already valid or not a str."""
-    if not isinstance(value, str):
-        return value
+def _checked_text(text: str, where: str, problems: list[str]) -> str:
+    clean = _clean_text(text)
+    if clean is not text:
+        problems.append(f"{where} has invalid Unicode (a lone surrogate); replaced by U+FFFD")
+    return clean
+
+
+def _clean_text(value: str) -> str:
+    """``value`` with any lone surrogate replaced by U+FFFD (valid pairs are joined); the same
+    object if it is valid already."""
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
@@ -169,13 +175,7 @@ def to_json_value(
 
 def _to_json_value(value: Any, path: str, problems: list[str], active: set[int], depth: int) -> Any:
     if isinstance(value, str):
-        clean = _clean_text(value)
-        if clean is not value:
-            problems.append(
-                f"{clip(path or 'value')} has invalid Unicode (a lone surrogate); "
-                "replaced by U+FFFD"
-            )
-        return clean
+        return _checked_text(value, clip(path or "value"), problems)
     if value is None or isinstance(value, bool | int):
         return value
     if isinstance(value, float):
@@ -222,16 +222,10 @@ def _to_json_value(value: Any, path: str, problems: list[str], active: set[int],
 
 def _key(key: object, path: str, problems: list[str]) -> str:
     if isinstance(key, str):
-        clean = _clean_text(key)
-        if clean is not key:
-            problems.append(
-                f"a key in {clip(path or 'properties')} has invalid Unicode (a lone surrogate); "
-                "replaced by U+FFFD"
-            )
-        return str(clean)
+        return _checked_text(key, f"a key in {clip(path or 'properties')}", problems)
     if key is None or isinstance(key, bool | int | float):
         return json.dumps(key)  # the json module's own spelling of such keys
     problems.append(
         f"{clip(path or 'properties')} has a key of type {type(key).__name__}; sent as str()"
     )
-    return str(_clean_text(clip(str(key), 1000)))
+    return _clean_text(clip(str(key), 1000))
