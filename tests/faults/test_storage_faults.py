@@ -177,6 +177,17 @@ def test_a_damaged_line_is_skipped_and_counted_and_its_neighbours_are_delivered(
     assert app.stats()["dropped_corrupt"] == 1
 
 
+@pytest.mark.parametrize("progress", [b"garbage", b"-5 -7\n", b"\xff" * 64, b""], ids=repr)
+def test_a_damaged_progress_file_loses_nothing(
+    make_app: MakeApp, sink: LoopbackSink, progress: bytes
+) -> None:
+    app = make_app()
+    owner = dead_owner(queue_dir(app), [encoded(i) for i in range(12)])
+    (queue_dir(app) / f"{owner}.pos").write_bytes(progress)  # read as "nothing sent yet"
+    assert app.flush(5).pending == 0
+    assert sorted(e["properties"]["i"] for e in sink.events) == list(range(12))
+
+
 def test_a_torn_last_line_is_skipped(make_app: MakeApp, sink: LoopbackSink) -> None:
     app = make_app()
     owner = dead_owner(queue_dir(app), [encoded(i) for i in range(10)])
