@@ -65,9 +65,9 @@ def test_memory_mode_writes_nothing(make_client: MakeClient, storage_dir: Path, 
 def test_writes_are_atomic_replacements(client: Client, storage_dir: Path) -> None:
     client.get_distinct_id()
     folder = project_dir(storage_dir)
-    inode = os.stat(folder / "state.json").st_ino
-    client.identify("user_1")
-    assert os.stat(folder / "state.json").st_ino != inode
+    with open(folder / "state.json", "rb") as old:  # held open: its inode cannot be reused
+        client.identify("user_1")
+        assert os.stat(folder / "state.json").st_ino != os.fstat(old.fileno()).st_ino
     assert not [p for p in folder.iterdir() if p.name.endswith(".tmp")]
 
 
