@@ -137,7 +137,8 @@ class DiskQueue:
         return segment
 
     def _stop_writing(self) -> None:
-        os.close(self._fd)
+        if self._fd >= 0:
+            os.close(self._fd)
         self._fd, self._active = -1, None
 
     def pending(self) -> int:
@@ -247,8 +248,12 @@ class DiskQueue:
     def _check_folder(self) -> None:
         """Re-create the folder if it was deleted under us (a cleanup tool)."""
         with self._lock:
-            if self._in_flight or self._fd < 0 or self._closed or os.fstat(self._fd).st_nlink:
-                return  # (with a batch in flight: at the next housekeeping, not to resend it)
+            if self._closed or self._own is None or self._in_flight:
+                return  # (a batch in flight: at the next housekeeping, not to resend it)
+            if self._fd >= 0 and os.fstat(self._fd).st_nlink:
+                return
+            if self._fd < 0 and os.path.isdir(self._dir):  # not writing (a failed write)
+                return
             recovered = self._recover()
         logger.warning(
             "queue files in %s were deleted while in use; continuing in new files (%d unsent "

@@ -164,6 +164,29 @@ def test_the_queue_folder_deleted_while_running_is_recreated(
     assert queue_dir(app).is_dir()
 
 
+def test_a_folder_deleted_after_a_failed_write_is_recreated_too(
+    make_app: MakeApp, sink: LoopbackSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = make_app()
+    app.capture("before", distinct_id="u")
+    queue = app._delivery._queue  # type: ignore[union-attr]
+    real_append = queue._disk._append
+
+    def full_once(fd: int, data: bytes) -> int:
+        monkeypatch.setattr(queue._disk, "_append", real_append)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(queue._disk, "_append", full_once)
+    app.capture("spilled", distinct_id="u")  # the disk refuses it: kept in memory
+    shutil.rmtree(queue_dir(app))
+    monkeypatch.setattr(queue, "_retry_at", 0.0)
+    assert app.flush(5).pending == 0
+    assert app.capture("after", distinct_id="u")
+    assert app.flush(5).pending == 0
+    assert queue_dir(app).is_dir() and queue._memory.pending() == 0
+    assert sorted(e["event"] for e in sink.events) == ["after", "spilled"]  # "before" was deleted
+
+
 @pytest.mark.parametrize("damage", [b"{not json at all", b"", b"   ", b"\xff\xfe{}", b'{"event":'])
 def test_a_damaged_line_is_skipped_and_counted_and_its_neighbours_are_delivered(
     make_app: MakeApp, sink: LoopbackSink, damage: bytes
