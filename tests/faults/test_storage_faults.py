@@ -200,7 +200,11 @@ def test_a_damaged_line_is_skipped_and_counted_and_its_neighbours_are_delivered(
     assert app.stats()["dropped_corrupt"] == 1
 
 
-@pytest.mark.parametrize("progress", [b"garbage", b"-5 -7\n", b"\xff" * 64, b""], ids=repr)
+@pytest.mark.parametrize(
+    "progress",
+    [b"garbage", b"-5 -7\n", b"\xff" * 64, b""],
+    ids=["garbage", "negative", "binary", "empty"],
+)
 def test_a_damaged_progress_file_loses_nothing(
     make_app: MakeApp, sink: LoopbackSink, progress: bytes
 ) -> None:
