@@ -34,7 +34,7 @@ O_BINARY: Final[int] = getattr(os, "O_BINARY", 0)  # Windows would otherwise tra
 O_NOFOLLOW: Final[int] = getattr(os, "O_NOFOLLOW", 0)
 FILE_MODE: Final = 0o600
 DIR_MODE: Final = 0o700
-_READ_LIMIT: Final = 1 << 20  # state and consent files are tiny; never read a huge file whole
+_READ_LIMIT: Final = 16 << 20  # state files are small; never read a huge planted one whole
 
 
 def open_file(path: Path, flags: int, mode: int = FILE_MODE) -> int:
@@ -43,7 +43,7 @@ def open_file(path: Path, flags: int, mode: int = FILE_MODE) -> int:
 
 
 def read_file(path: Path) -> bytes:
-    """The content of a small file (at most 1 MiB is read), without following symlinks."""
+    """The content of a small file (at most 16 MiB is read), without following symlinks."""
     fd = open_file(path, os.O_RDONLY)
     try:
         chunks: list[bytes] = []
