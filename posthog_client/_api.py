@@ -87,7 +87,7 @@ def capture(
     properties: Mapping[str, Any] | None = None,
     *,
     distinct_id: str | None = None,
-    timestamp: dt.datetime | None = None,
+    timestamp: dt.datetime | str | float | None = None,
     uuid: str | UUID | None = None,
 ) -> str | None:
     c = _current("capture")

@@ -26,22 +26,24 @@ from ._config import (
     Options,
     env_opt_out_reason,
 )
+from ._consent import ConsentMethods
 from ._delivery.contract import Delivery, FlushResult
 from ._delivery.queue import MAX_EVENT_BYTES
+from ._events import sanitize
 from ._events.encoding import encode_event
-from ._events.timestamps import format_timestamp, now_timestamp
-from ._events.uuid7 import normalize_uuid, uuid7
+from ._events.timestamps import now_timestamp
+from ._events.uuid7 import uuid7
 from ._exceptions import InvalidEventError, PostHogError
+from ._fork_safety import lazy_imports
 from ._guard import never_raises
 from ._hooks import install_hooks
-from ._identity.consent import ConsentStatus, consent_status
 from ._identity.context import current_context
 from ._identity.methods import IdentityMethods
 from ._identity.properties import EventProperties
 from ._identity.session import SessionTracker
 from ._identity.state import StateStore
 from ._identity.validation import IdChecker
-from ._log import enable_debug_logging, logger, warn_once
+from ._log import clip_repr, enable_debug_logging, logger, warn_once
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -56,7 +58,7 @@ __all__ = ["Client"]
 _SHARED_FILES_RECHECK_MS: Final = 1000  # how late another process's identify/opt-out may apply
 
 
-class Client(IdentityMethods):
+class Client(IdentityMethods, ConsentMethods):
     """A PostHog client with a persisted, client-side identity.
 
     Every option is keyword-only. Those whose default is ``None`` fall back to an environment
@@ -150,6 +152,7 @@ class Client(IdentityMethods):
         self._opted_out = self._opt_out_env is not None
         self._next_check_ms = 0  # when files other processes may change are read again
         self._delivery: Delivery | None = None
+        self._stopped: Delivery | None = None
         self._lock = threading.Lock()
         self._pid = os.getpid()
         self._closed = False
@@ -173,7 +176,7 @@ class Client(IdentityMethods):
         properties: Mapping[str, Any] | None = None,
         *,
         distinct_id: str | None = None,
-        timestamp: dt.datetime | None = None,
+        timestamp: dt.datetime | str | float | None = None,
         uuid: str | UUID | None = None,
     ) -> str | None:
         """Queue an event; returns its uuid, or None if it was not queued (the reason is logged).
@@ -186,13 +189,17 @@ class Client(IdentityMethods):
             # No pid check here: the pipeline's submit() makes the one this path needs (a fork
             # without Python's hooks), and the client's own locks are checked where they are used.
             if not isinstance(event, str) or not event or event.isspace():
-                self._refuse("invalid_event", f"event name {event!r} is empty or not a string")
+                self._refuse(
+                    "invalid_event", f"event name {clip_repr(event)} is empty or not a string"
+                )
                 return None
             explicit = None
             if distinct_id is not None:
                 explicit = self._ids.for_capture(distinct_id)
                 if explicit is None:
-                    self._refuse("invalid_distinct_id", f"event {event!r} has no distinct id")
+                    self._refuse(
+                        "invalid_distinct_id", f"event {clip_repr(event)} has no distinct id"
+                    )
                     return None
             return self._send(event, properties, timestamp, uuid, explicit)
         except PostHogError:
@@ -207,7 +214,7 @@ class Client(IdentityMethods):
         self,
         event: str,
         properties: Mapping[str, Any] | None,
-        timestamp: dt.datetime | None,
+        timestamp: dt.datetime | str | float | None,
         event_uuid: str | UUID | None,
         explicit_id: str | None,
         wire_id: str | None = None,
@@ -222,7 +229,9 @@ class Client(IdentityMethods):
             warn_once("capture-after-shutdown", "capture() after shutdown(): events are dropped")
             return None
         if timestamp is not None:
-            stamp = format_timestamp(timestamp)
+            stamp = sanitize.event_timestamp(timestamp, event, strict=self.options.strict) or stamp
+        if properties is not None and type(properties) is not dict:
+            properties = sanitize.event_properties(properties, event, strict=self.options.strict)
         context = current_context()
         shared: tuple[Mapping[str, Any], str] | None = None
         if context is None and not self._server:
@@ -231,7 +240,11 @@ class Client(IdentityMethods):
             )
         else:  # a server has no identity of its own: outside a context, only what it is given
             distinct_id, props = self._properties.for_context(context, properties, explicit_id)
-        uuid = (normalize_uuid(event_uuid) if event_uuid is not None else None) or uuid7()
+        uuid = (
+            sanitize.event_uuid(event_uuid, event, strict=self.options.strict)
+            if event_uuid is not None
+            else None
+        ) or uuid7()
         message = {
             "event": event,
             "distinct_id": wire_id or distinct_id,
@@ -247,7 +260,7 @@ class Client(IdentityMethods):
         line = encode_event(message, strict=self.options.strict, shared_properties=shared)
         if len(line) > MAX_EVENT_BYTES:
             self._refuse(
-                "oversize", f"event {event!r} is {len(line)} bytes, over {MAX_EVENT_BYTES}"
+                "oversize", f"event {clip_repr(event)} is {len(line)} bytes, over {MAX_EVENT_BYTES}"
             )
             return None
         return uuid if (self._delivery or self._get_delivery()).submit(line) else None
@@ -285,7 +298,8 @@ class Client(IdentityMethods):
             self._check_fork()
             with self._lock:
                 if self._delivery is None:
-                    from ._delivery.build import build_delivery  # deferred: not needed to import
+                    with lazy_imports():  # deferred: not needed to import; a fork waits for it
+                        from ._delivery.build import build_delivery
 
                     self._delivery = build_delivery(self.options)
                     atexit.register(self._atexit_hook)
@@ -298,46 +312,15 @@ class Client(IdentityMethods):
         self._store.refresh()
         self.has_opted_out()
 
-    def has_opted_out(self) -> bool:
-        """True when nothing is sent: ``DO_NOT_TRACK``/``POSTHOG_CLIENT_DISABLED``, ``disabled``
-        or ``opt_out()`` (by this process or another one of the app)."""
-        if self._opt_out_env is None:
-            self._opted_out = bool(self._store.opted_out())
-        return self._opted_out
-
-    @never_raises(None)
-    def opt_out(self) -> None:
-        """Stop sending at once, delete the unsent queue, and remember the choice (A19)."""
-        self._opted_out = True
-        self._store.set_opted_out(True)
-        if self._opt_out_env is None:
-            purged = self._get_delivery().purge()
-            logger.info("opted out; %d unsent events deleted", purged)
-
-    @never_raises(False)
-    def opt_in(self) -> bool:
-        """Resume sending and remember the choice; returns whether sending is now on.
-
-        An opt-out by the environment (``DO_NOT_TRACK``) or ``disabled=True`` still wins: then
-        nothing changes, a WARNING says why, and the result is False.
-        """
-        if self._opt_out_env is not None:
-            logger.warning("opt_in() ignored: %s; nothing is sent", self.consent_status().reason)
-            return False
-        self._opted_out = False
-        self._store.set_opted_out(False)
-        return True
-
-    def consent_status(self) -> ConsentStatus:
-        """Whether this client sends events and, if not, why (see ``ConsentStatus``)."""
-        return consent_status(self._env_opt_out, self.options.disabled, self._store.consent())
-
     @never_raises(FlushResult())
     def flush(self, timeout_s: float | None = None) -> FlushResult:
-        """Deliver what is queued, waiting at most ``timeout_s``; returns sent/pending/dropped."""
+        """Deliver what is queued, earlier runs' events included, waiting at most ``timeout_s``;
+        returns sent/pending/dropped."""
         delivery = self._delivery
-        if delivery is None and self.options.persist and not self.has_opted_out():
-            delivery = self._get_delivery()  # what earlier runs left on disk is queued too
+        if delivery is None and self.options.persist and not self._closed:
+            if self.has_opted_out():
+                return FlushResult()
+            delivery = self._get_delivery()  # what earlier runs left on disk goes too
         return FlushResult() if delivery is None else delivery.flush(timeout_s)
 
     @never_raises(FlushResult())
@@ -350,6 +333,7 @@ class Client(IdentityMethods):
         with self._lock:
             delivery, self._delivery = self._delivery, None
             self._closed = True
+            self._stopped = delivery  # stats() keeps its final counters
         self._sessions.flush()  # the next run continues the session from this run's last event
         atexit.unregister(self._atexit_hook)
         if self._hooks is not None:
@@ -362,7 +346,8 @@ class Client(IdentityMethods):
 
     def stats(self) -> dict[str, int]:
         """Counters of sent, retried, pending and dropped events (``dropped_<reason>``)."""
-        counters = dict(self._delivery.stats()) if self._delivery is not None else {}
+        delivery = self._delivery or self._stopped
+        counters = dict(delivery.stats()) if delivery is not None else {}
         for reason, count in self._refused.items():
             counters[f"dropped_{reason}"] = counters.get(f"dropped_{reason}", 0) + count
         return counters

@@ -120,8 +120,11 @@ class Reporter:
 
         return send
 
-    def recorded(self, outcome: BatchOutcome | None, pending: int) -> None:
-        """After a batch's ``outcome`` and after each worker cycle: report what went wrong."""
+    def recorded(
+        self, outcome: BatchOutcome | None, pending: int, paused_s: float | None = None
+    ) -> None:
+        """After a batch's ``outcome`` (``paused_s``: sending now pauses that long) and after
+        each worker cycle: report what went wrong."""
         if self._on_error is None:
             return
         problems: list[DeliveryProblem] = []
@@ -130,7 +133,7 @@ class Reporter:
                 status = 413 if reason == "too_large_413" else self._status
                 message = f"{count} events dropped: {outcome.rejection}"
                 problems.append(DeliveryProblem(reason, status, count, message))
-            if outcome.pause_s is not None:
+            if paused_s is not None:
                 message = f"{outcome.failure}; sending paused, {pending} events wait"
                 problems.append(DeliveryProblem("paused", self._status, pending, message))
         counters = self._counters.snapshot()

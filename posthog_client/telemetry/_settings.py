@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Final
 
 from .._config import env_opt_out_reason
 from .._exceptions import ConfigurationError
-from .._identity.state import StateStore, write_atomically
+from .._identity.state import StateStore
 from .._log import logger, warn_once
+from .._storage_files import write_atomically
 
 if TYPE_CHECKING:
     from pathlib import Path
