@@ -98,7 +98,7 @@ def capture(
     properties: Mapping[str, Any] | None = None,
     *,
     distinct_id: str | None = None,
-    timestamp: dt.datetime | None = None,
+    timestamp: dt.datetime | str | float | None = None,
     uuid: str | UUID | None = None,
     groups: Mapping[str, str | int] | None = None,
     send_feature_flags: bool = False,

@@ -29,22 +29,25 @@ from ._config import (
     Options,
     env_opt_out_reason,
 )
+from ._consent import ConsentMethods
 from ._delivery.contract import Delivery, FlushResult
 from ._delivery.queue import MAX_EVENT_BYTES
+from ._events import sanitize
 from ._events.encoding import encode_event
-from ._events.timestamps import format_timestamp, now_timestamp
-from ._events.uuid7 import normalize_uuid, uuid7
+from ._events.timestamps import now_timestamp
+from ._events.uuid7 import uuid7
 from ._exceptions import InvalidEventError, PostHogError
 from ._flagclient.groups import GroupMethods
+from ._fork_safety import lazy_imports
 from ._guard import never_raises
-from ._identity.consent import ConsentStatus, consent_status
+from ._hooks import install_hooks
 from ._identity.context import current_context
 from ._identity.methods import IdentityMethods
 from ._identity.properties import EventProperties
 from ._identity.session import SessionTracker
 from ._identity.state import StateStore
 from ._identity.validation import IdChecker
-from ._log import enable_debug_logging, logger, warn_once
+from ._log import clip_repr, enable_debug_logging, logger, warn_once
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -52,14 +55,14 @@ if TYPE_CHECKING:
 
     from ._delivery.backend import Backend
     from ._delivery.report import ErrorCallback
-    from ._types import PersonProfiles
+    from ._types import BeforeSendHook, PersonProfiles
 
 __all__ = ["Client"]
 
 _SHARED_FILES_RECHECK_MS: Final = 1000  # how late another process's identify/opt-out may apply
 
 
-class Client(GroupMethods, IdentityMethods):
+class Client(GroupMethods, IdentityMethods, ConsentMethods):
     """A PostHog client with a persisted, client-side identity.
 
     Every option is keyword-only. Those whose default is ``None`` fall back to an environment
@@ -90,6 +93,9 @@ class Client(GroupMethods, IdentityMethods):
     - ``super_properties``: properties sent with every event (not persisted).
     - ``read_env``: False reads no ``POSTHOG_*`` variable at all (for an app's own telemetry:
       its user's PostHog settings must not steer it). ``DO_NOT_TRACK`` is always honoured.
+    - ``enable_exception_autocapture``: send unhandled exceptions as ``$exception`` (also
+      ``KeyboardInterrupt``/``SystemExit`` with ``exception_autocapture_exits``);
+      ``before_send``: ``f(event) -> event | None`` on every event, to redact or sample.
     - ``on_error``: called on the delivery thread with a ``DeliveryProblem`` (kind, HTTP
       status, events dropped or waiting, message) when events are dropped or sending pauses;
       ``debug=True`` also logs every request (count, bytes, status, latency).
@@ -132,6 +138,9 @@ class Client(GroupMethods, IdentityMethods):
         session_idle_timeout_s: float = DEFAULT_SESSION_IDLE_TIMEOUT_S,
         super_properties: Mapping[str, object] | None = None,
         read_env: bool = True,
+        enable_exception_autocapture: bool = False,
+        exception_autocapture_exits: bool = False,
+        before_send: BeforeSendHook | None = None,
         on_error: ErrorCallback | None = None,
         secret_key: str | None = None,
         flags_timeout_s: float = DEFAULT_FLAGS_TIMEOUT_S,
@@ -143,7 +152,7 @@ class Client(GroupMethods, IdentityMethods):
         self.options = Options.resolve(**arguments)
         if self.options.debug:
             enable_debug_logging()
-        self._env_opt_out = env_opt_out_reason()
+        self._env_opt_out = env_opt_out_reason(None, None if read_env else ("DO_NOT_TRACK",))
         self._opt_out_env = self._env_opt_out or ("disabled" if self.options.disabled else None)
         self._server = self.options.mode == "server"
         # A server has no identity file (A23); persist=True only keeps its queue on disk.
@@ -154,15 +163,18 @@ class Client(GroupMethods, IdentityMethods):
         self._opted_out = self._opt_out_env is not None
         self._next_check_ms = 0  # when files other processes may change are read again
         self._delivery: Delivery | None = None
+        self._stopped: Delivery | None = None
         self._lock = threading.Lock()
         self._pid = os.getpid()
         self._closed = False
         self._refused: dict[str, int] = {}
-        self._atexit_hook = functools.partial(_shutdown_at_exit, weakref.ref(self))
+        self._atexit_hook = functools.partial(_call_alive, weakref.ref(self), "shutdown")
         self._sessions = SessionTracker(self._store, self.options.session_idle_timeout_s)
         self._properties = EventProperties(self.options, self._store, self._sessions)
         if hasattr(os, "register_at_fork"):
-            os.register_at_fork(after_in_child=functools.partial(_after_fork, weakref.ref(self)))
+            after_in_child = functools.partial(_call_alive, weakref.ref(self), "_after_fork")
+            os.register_at_fork(after_in_child=after_in_child)
+        self._before_send, self._hooks = install_hooks(self, self._refused, self._opt_out_env)
         attach = getattr(self.options.backend, "attach", None)
         if callable(attach):  # a recording backend flushes its clients before it is read
             attach(self)
@@ -175,7 +187,7 @@ class Client(GroupMethods, IdentityMethods):
         properties: Mapping[str, Any] | None = None,
         *,
         distinct_id: str | None = None,
-        timestamp: dt.datetime | None = None,
+        timestamp: dt.datetime | str | float | None = None,
         uuid: str | UUID | None = None,
         groups: Mapping[str, str | int] | None = None,
         send_feature_flags: bool = False,
@@ -191,13 +203,17 @@ class Client(GroupMethods, IdentityMethods):
             # No pid check here: the pipeline's submit() makes the one this path needs (a fork
             # without Python's hooks), and the client's own locks are checked where they are used.
             if not isinstance(event, str) or not event or event.isspace():
-                self._refuse("invalid_event", f"event name {event!r} is empty or not a string")
+                self._refuse(
+                    "invalid_event", f"event name {clip_repr(event)} is empty or not a string"
+                )
                 return None
             explicit = None
             if distinct_id is not None:
                 explicit = self._ids.for_capture(distinct_id)
                 if explicit is None:
-                    self._refuse("invalid_distinct_id", f"event {event!r} has no distinct id")
+                    self._refuse(
+                        "invalid_distinct_id", f"event {clip_repr(event)} has no distinct id"
+                    )
                     return None
             if groups is not None or send_feature_flags:
                 properties = self._event_extras(properties, explicit, groups, send_feature_flags)
@@ -214,7 +230,7 @@ class Client(GroupMethods, IdentityMethods):
         self,
         event: str,
         properties: Mapping[str, Any] | None,
-        timestamp: dt.datetime | None,
+        timestamp: dt.datetime | str | float | None,
         event_uuid: str | UUID | None,
         explicit_id: str | None,
         wire_id: str | None = None,
@@ -229,7 +245,9 @@ class Client(GroupMethods, IdentityMethods):
             warn_once("capture-after-shutdown", "capture() after shutdown(): events are dropped")
             return None
         if timestamp is not None:
-            stamp = format_timestamp(timestamp)
+            stamp = sanitize.event_timestamp(timestamp, event, strict=self.options.strict) or stamp
+        if properties is not None and type(properties) is not dict:
+            properties = sanitize.event_properties(properties, event, strict=self.options.strict)
         context = current_context()
         shared: tuple[Mapping[str, Any], str] | None = None
         if context is None and not self._server:
@@ -238,7 +256,11 @@ class Client(GroupMethods, IdentityMethods):
             )
         else:  # a server has no identity of its own: outside a context, only what it is given
             distinct_id, props = self._properties.for_context(context, properties, explicit_id)
-        uuid = (normalize_uuid(event_uuid) if event_uuid is not None else None) or uuid7()
+        uuid = (
+            sanitize.event_uuid(event_uuid, event, strict=self.options.strict)
+            if event_uuid is not None
+            else None
+        ) or uuid7()
         message = {
             "event": event,
             "distinct_id": wire_id or distinct_id,
@@ -246,10 +268,15 @@ class Client(GroupMethods, IdentityMethods):
             "timestamp": stamp,
             "uuid": uuid,
         }
+        if self._before_send is not None:
+            kept = self._before_send(message, shared)
+            if kept is None:
+                return None
+            message, shared, uuid = kept, None, kept["uuid"]
         line = encode_event(message, strict=self.options.strict, shared_properties=shared)
         if len(line) > MAX_EVENT_BYTES:
             self._refuse(
-                "oversize", f"event {event!r} is {len(line)} bytes, over {MAX_EVENT_BYTES}"
+                "oversize", f"event {clip_repr(event)} is {len(line)} bytes, over {MAX_EVENT_BYTES}"
             )
             return None
         return uuid if (self._delivery or self._get_delivery()).submit(line) else None
@@ -287,7 +314,8 @@ class Client(GroupMethods, IdentityMethods):
             self._check_fork()
             with self._lock:
                 if self._delivery is None:
-                    from ._delivery.build import build_delivery  # deferred: not needed to import
+                    with lazy_imports():  # deferred: not needed to import; a fork waits for it
+                        from ._delivery.build import build_delivery
 
                     self._delivery = build_delivery(self.options)
                     atexit.register(self._atexit_hook)
@@ -300,44 +328,15 @@ class Client(GroupMethods, IdentityMethods):
         self._store.refresh()
         self.has_opted_out()
 
-    def has_opted_out(self) -> bool:
-        """True when nothing is sent: ``DO_NOT_TRACK``/``POSTHOG_CLIENT_DISABLED``, ``disabled``
-        or ``opt_out()`` (by this process or another one of the app)."""
-        if self._opt_out_env is None:
-            self._opted_out = bool(self._store.opted_out())
-        return self._opted_out
-
-    @never_raises(None)
-    def opt_out(self) -> None:
-        """Stop sending at once, delete the unsent queue, and remember the choice (A19)."""
-        self._opted_out = True
-        self._store.set_opted_out(True)
-        if self._opt_out_env is None:
-            purged = self._get_delivery().purge()
-            logger.info("opted out; %d unsent events deleted", purged)
-
-    @never_raises(False)
-    def opt_in(self) -> bool:
-        """Resume sending and remember the choice; returns whether sending is now on.
-
-        An opt-out by the environment (``DO_NOT_TRACK``) or ``disabled=True`` still wins: then
-        nothing changes, a WARNING says why, and the result is False.
-        """
-        if self._opt_out_env is not None:
-            logger.warning("opt_in() ignored: %s; nothing is sent", self.consent_status().reason)
-            return False
-        self._opted_out = False
-        self._store.set_opted_out(False)
-        return True
-
-    def consent_status(self) -> ConsentStatus:
-        """Whether this client sends events and, if not, why (see ``ConsentStatus``)."""
-        return consent_status(self._env_opt_out, self.options.disabled, self._store.consent())
-
     @never_raises(FlushResult())
     def flush(self, timeout_s: float | None = None) -> FlushResult:
-        """Deliver what is queued, waiting at most ``timeout_s``; returns sent/pending/dropped."""
+        """Deliver what is queued, earlier runs' events included, waiting at most ``timeout_s``;
+        returns sent/pending/dropped."""
         delivery = self._delivery
+        if delivery is None and self.options.persist and not self._closed:
+            if self.has_opted_out():
+                return FlushResult()
+            delivery = self._get_delivery()  # what earlier runs left on disk goes too
         return FlushResult() if delivery is None else delivery.flush(timeout_s)
 
     @never_raises(FlushResult())
@@ -350,9 +349,12 @@ class Client(GroupMethods, IdentityMethods):
         with self._lock:
             delivery, self._delivery = self._delivery, None
             self._closed = True
+            self._stopped = delivery  # stats() keeps its final counters
         self._sessions.flush()  # the next run continues the session from this run's last event
         self._close_flags()
         atexit.unregister(self._atexit_hook)
+        if self._hooks is not None:
+            self._hooks.uninstall()
         if delivery is None:
             return FlushResult()
         return delivery.shutdown(
@@ -361,7 +363,8 @@ class Client(GroupMethods, IdentityMethods):
 
     def stats(self) -> dict[str, int]:
         """Counters of sent, retried, pending and dropped events (``dropped_<reason>``)."""
-        counters = dict(self._delivery.stats()) if self._delivery is not None else {}
+        delivery = self._delivery or self._stopped
+        counters = dict(delivery.stats()) if delivery is not None else {}
         for reason, count in self._refused.items():
             counters[f"dropped_{reason}"] = counters.get(f"dropped_{reason}", 0) + count
         return counters
@@ -388,13 +391,8 @@ class Client(GroupMethods, IdentityMethods):
         self.shutdown()
 
 
-def _shutdown_at_exit(ref: weakref.ref[Client]) -> None:
+def _call_alive(ref: weakref.ref[Client], method: str) -> None:
+    """Call ``method`` of the client if it still exists (at exit, after a fork)."""
     client = ref()
     if client is not None:
-        client.shutdown()
-
-
-def _after_fork(ref: weakref.ref[Client]) -> None:
-    client = ref()
-    if client is not None:
-        client._after_fork()
+        getattr(client, method)()

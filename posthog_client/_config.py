@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple, TypeAlias, ge
 
 from ._exceptions import ConfigurationError
 from ._log import logger
-from ._types import PersonProfiles
+from ._types import BeforeSendHook, PersonProfiles
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -67,14 +67,17 @@ _INGESTION_HOSTS: Final = {
 _FALSY: Final = frozenset({"", "0", "false", "no", "off"})
 
 
-def env_opt_out_reason(environ: Mapping[str, str] | None = None) -> str | None:
-    """The environment variable that opts this process out (A19), or None.
+def env_opt_out_reason(
+    environ: Mapping[str, str] | None = None, names: tuple[str, ...] | None = None
+) -> str | None:
+    """The first of the environment variables ``names`` that opts this process out (A19), or
+    None.
 
-    ``DO_NOT_TRACK`` (consoledonottrack.com) and ``POSTHOG_CLIENT_DISABLED`` count when set to
-    anything but "", "0" or "false".
+    By default ``DO_NOT_TRACK`` (consoledonottrack.com) and ``POSTHOG_CLIENT_DISABLED``; an app's
+    telemetry passes its own names. Each counts when set to anything but "", "0" or "false".
     """
     env = os.environ if environ is None else environ
-    for name in ("DO_NOT_TRACK", "POSTHOG_CLIENT_DISABLED"):
+    for name in names or ("DO_NOT_TRACK", "POSTHOG_CLIENT_DISABLED"):
         if env.get(name, "").strip().lower() not in _FALSY:
             return name
     return None
@@ -145,6 +148,9 @@ class _Fields(NamedTuple):
     session_idle_timeout_s: float = DEFAULT_SESSION_IDLE_TIMEOUT_S
     super_properties: Mapping[str, object] = MappingProxyType({})
     read_env: bool = True
+    enable_exception_autocapture: bool = False
+    exception_autocapture_exits: bool = False
+    before_send: BeforeSendHook | None = None
     on_error: ErrorCallback | None = None
     secret_key: str | None = None
     flags_timeout_s: float = DEFAULT_FLAGS_TIMEOUT_S
@@ -153,7 +159,8 @@ class _Fields(NamedTuple):
 
 
 _BOOLEANS: Final = (
-    "persist", "strict", "disabled", "debug", "sync_mode", "gzip", "disable_geoip", "read_env"
+    "persist", "strict", "disabled", "debug", "sync_mode", "gzip", "disable_geoip", "read_env",
+    "enable_exception_autocapture", "exception_autocapture_exits",
 )  # fmt: skip
 # name -> smallest accepted value
 _COUNTS: Final = {"flush_at": 1, "max_batch_size": 1, "max_queue_size": 1, "max_disk_bytes": 1,
@@ -203,6 +210,8 @@ class Options(_Fields):
                 or (value == 0 and not zero_ok)
             ):
                 raise _invalid(name, value, f"a number of seconds {'>=' if zero_ok else '>'} 0")
+        if self.before_send is not None and not callable(self.before_send):
+            raise _invalid("before_send", self.before_send, "a function(event) -> event or None")
         if not isinstance(self.super_properties, Mapping):
             raise _invalid("super_properties", self.super_properties, "a dict of properties")
         if self.flush_at > self.max_queue_size:

@@ -95,13 +95,20 @@ class new_context(contextlib.ContextDecorator):
         return super().__call__(func)
 
 
-def capture_unhandled(exc: BaseException, client: Client | None) -> None:
+def capture_unhandled(
+    exc: BaseException,
+    client: Client | None,
+    *,
+    mechanism: str = "generic",
+    include_exits: bool = False,
+) -> None:
     """Send ``exc`` as an unhandled ``$exception`` under the current context, at most once.
 
-    Only ``Exception`` counts: ``KeyboardInterrupt``, ``SystemExit`` and task cancellation are
-    how programs stop, not errors. Never raises, so the caller can re-raise ``exc`` unchanged.
+    Only ``Exception`` counts unless ``include_exits``: ``KeyboardInterrupt``, ``SystemExit`` and
+    task cancellation are how programs stop, not errors. ``mechanism`` names what caught it.
+    Never raises, so the caller can re-raise ``exc`` unchanged.
     """
-    if not isinstance(exc, Exception) or getattr(exc, _CAPTURED_MARK, False):
+    if not (include_exits or isinstance(exc, Exception)) or getattr(exc, _CAPTURED_MARK, False):
         return
     try:
         setattr(exc, _CAPTURED_MARK, True)
@@ -112,6 +119,6 @@ def capture_unhandled(exc: BaseException, client: Client | None) -> None:
     if client is None:
         return
     try:
-        client.capture("$exception", exception_properties(exc, handled=False))
+        client.capture("$exception", exception_properties(exc, handled=False, mechanism=mechanism))
     except Exception as error:  # strict mode raises; the application's exception comes first
         logger.warning("unhandled %s not captured: %s", type(exc).__name__, error)

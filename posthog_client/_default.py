@@ -7,6 +7,8 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
+from ._fork_safety import renew_after_fork
+
 if TYPE_CHECKING:
     from ._client import Client
 
@@ -14,3 +16,4 @@ __all__ = ["client", "lock"]
 
 client: Client | None = None
 lock = threading.Lock()  # held while the client is replaced
+renew_after_fork(globals(), "lock")

@@ -28,6 +28,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from . import _config, _default
+from ._fork_safety import renew_after_fork
 from ._recorder import RecordedPerson, Recorder
 
 __all__ = ["MemoryBackend", "RecordedPerson", "Recorder", "process_recorder", "recording"]
@@ -75,6 +76,7 @@ class MemoryBackend:
 
 _process: Recorder | None = None
 _process_lock = threading.Lock()
+renew_after_fork(globals(), "_process_lock")
 
 
 def process_recorder() -> Recorder:

@@ -11,6 +11,7 @@ import pytest
 
 import posthog_client
 from posthog_client import _default, _log
+from posthog_client.telemetry import CI_VARIABLES
 from posthog_client.testing import MemoryBackend
 
 API_KEY = "phc_test_key"
@@ -18,8 +19,8 @@ API_KEY = "phc_test_key"
 
 @pytest.fixture(autouse=True)
 def clean_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in list(os.environ):
-        if name.startswith("POSTHOG_") or name == "DO_NOT_TRACK":
+    for name in list(os.environ):  # a CI run must not look like one to the code under test
+        if name.startswith("POSTHOG_") or name in ("DO_NOT_TRACK", *CI_VARIABLES):
             monkeypatch.delenv(name)
     # Anything that escapes storage_dir lands in the test's tmp dir, never the real home.
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))

@@ -13,9 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from posthog_client._config import Options
-from posthog_client._delivery.disk_queue import DiskQueue
-from posthog_client._delivery.memory_queue import MemoryQueue
-from posthog_client._delivery.queue import Counters, EventQueue
+from posthog_client._delivery.build import _build_queue
+from posthog_client._delivery.queue import Counters
 from posthog_client._delivery.worker import Pipeline
 
 API_KEY = "phc_delivery_test"
@@ -87,11 +86,7 @@ def make_pipeline(
     """A pipeline like ``build_delivery`` makes, with millisecond backoff for fast tests."""
     opts = options(storage, backend=backend, persist=persist, **overrides)
     counters = Counters()
-    queue: EventQueue = (
-        DiskQueue(opts.project_dir / "queue", opts.max_disk_bytes, counters)
-        if persist
-        else MemoryQueue(opts.max_queue_size, counters)
-    )
+    queue = _build_queue(opts, counters)
     return Pipeline(opts, queue, backend, counters, threaded=threaded, backoff_s=0.001)
 
 

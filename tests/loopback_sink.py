@@ -1,8 +1,10 @@
 """A PostHog ``/batch/`` sink on 127.0.0.1 for delivery tests and benchmarks (stdlib only).
 
 In a test: ``with LoopbackSink() as sink:`` then ``sink.url``, ``sink.events``, ``sink.requests``,
-``sink.respond(503, {"Retry-After": "1"})`` to script the next answers, ``sink.hang()`` to keep
-requests waiting (until ``sink.release()`` or exit, so nothing outlives the test).
+``sink.respond(503, {"Retry-After": "1"})`` to script the next answers (``body=`` sets the body,
+``ECHO`` echoes the request; ``fault="reset"`` drops the connection, ``fault="garbage"`` answers
+bytes that are not HTTP), ``sink.hang()`` to keep requests waiting (until ``sink.release()`` or
+exit, so nothing outlives the test). Like PostHog, a body that is not valid UTF-8 JSON gets a 400.
 
 As a process (benchmarks): ``python tests/loopback_sink.py PORT_FILE`` serves until killed and
 answers ``GET /stats`` with ``{"events": n, "distinct": n, "requests": n}``.
@@ -16,14 +18,24 @@ import re
 import socket
 import sys
 import threading
+import time
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, NamedTuple
 
 _HANG_LIMIT_S = 30.0  # a hung request is released by then at the latest
 _UUID = re.compile(rb'"uuid":\s*"([^"]+)"')  # counting mode: no JSON parse, no GIL hog
+ECHO = b"<echo>"  # as a scripted body: answer with the request body, as some proxies do
+
+
+class _Answer(NamedTuple):
+    status: int
+    headers: dict[str, str]
+    hang: bool = False
+    body: bytes | None = None
+    fault: str | None = None
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -45,13 +57,19 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         sink = self.server.sink
-        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        gzipped = body[:2] == b"\x1f\x8b"
-        if gzipped:
-            body = gzip.decompress(body)
-        status, headers, hang = sink.next_answer()
-        if sink.keep:
-            payload = json.loads(body)
+        raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        gzipped = raw[:2] == b"\x1f\x8b"
+        body = gzip.decompress(raw) if gzipped else raw
+        answer = sink.next_answer()
+        if answer.fault is not None:
+            self._fault(answer.fault)
+            return
+        status = answer.status
+        try:
+            payload = json.loads(body.decode("utf-8")) if sink.keep else None
+        except ValueError:  # PostHog answers 400 to a body that is not UTF-8 JSON
+            payload, status = None, 400
+        if payload is not None:
             uuids = [event.get("uuid") for event in payload["batch"]]
         else:
             uuids = [uuid.decode() for uuid in _UUID.findall(body)]
@@ -59,16 +77,34 @@ class _Handler(BaseHTTPRequestHandler):
             sink.posts += 1
             if sink.keep:
                 sink.requests.append(
-                    {"headers": dict(self.headers), "gzip": gzipped, "payload": payload}
+                    {
+                        "headers": dict(self.headers),
+                        "gzip": gzipped,
+                        "payload": payload,
+                        "path": self.path,
+                        "at": time.monotonic(),
+                    }
                 )
             if 200 <= status < 300:
                 sink.count += len(uuids)
                 sink.uuids.update(uuids)
-                if sink.keep:
+                if sink.keep and payload is not None:
                     sink.events.extend(payload["batch"])
-        if hang:
+        sink.arrived.set()
+        if answer.hang:
             sink.released.wait(_HANG_LIMIT_S)
-        self._answer(status, headers, b'{"status":1}' if status == 200 else b'{"status":0}')
+        reply = answer.body
+        if reply is None:
+            reply = b'{"status":1}' if status == 200 else b'{"status":0}'
+        elif reply == ECHO:
+            reply = body
+        self._answer(status, answer.headers, reply)
+
+    def _fault(self, fault: str) -> None:
+        if fault == "garbage":
+            self.wfile.write(b"\x00\xffthis is not HTTP\r\n\r\n")
+        self.close_connection = True
+        self.connection.shutdown(socket.SHUT_RDWR)
 
     def _answer(self, status: int, headers: dict[str, str], body: bytes) -> None:
         try:
@@ -100,22 +136,32 @@ class LoopbackSink:
         self.uuids: set[str] = set()
         self.count = self.posts = 0
         self.released = threading.Event()
-        self._answers: deque[tuple[int, dict[str, str], bool]] = deque()
+        self.arrived = threading.Event()  # set by every request
+        self._answers: deque[_Answer] = deque()
         self._hang_all = False
         self._server = _Server(("127.0.0.1", port), _Handler)
         self._server.sink = self
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def respond(
-        self, status: int, headers: dict[str, str] | None = None, *, times: int = 1
+        self,
+        status: int,
+        headers: dict[str, str] | None = None,
+        *,
+        times: int = 1,
+        body: bytes | None = None,
+        fault: str | None = None,
     ) -> None:
-        """Answer the next ``times`` requests with ``status`` (and ``headers``)."""
+        """Answer the next ``times`` requests with ``status``, ``headers`` and ``body``, or with
+        a ``fault`` ("reset": close the connection; "garbage": bytes that are not HTTP)."""
         for _ in range(times):
-            self._answers.append((status, headers or {}, False))
+            self._answers.append(_Answer(status, headers or {}, body=body, fault=fault))
 
     def hang(self) -> None:
         """Hold every request from now on, until ``release()`` or the sink closes."""
@@ -126,11 +172,11 @@ class LoopbackSink:
         self._hang_all = False
         self.released.set()
 
-    def next_answer(self) -> tuple[int, dict[str, str], bool]:
+    def next_answer(self) -> _Answer:
         with self.lock:
             if self._answers:
                 return self._answers.popleft()
-        return 200, {}, self._hang_all
+        return _Answer(200, {}, self._hang_all)
 
     def __enter__(self) -> LoopbackSink:
         self._thread.start()

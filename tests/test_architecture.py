@@ -16,17 +16,19 @@ import posthog_client
 PACKAGE = Path(posthog_client.__file__).parent
 ROOT = "posthog_client"
 
-LEAVES = frozenset({"_version", "_types", "_exceptions", "_log"})
-SHARED = LEAVES | {"_guard", "_config"}
+LEAVES = frozenset({"_version", "_types", "_exceptions", "_log", "_fork_safety"})
+SHARED = LEAVES | {"_guard", "_config", "_storage_files"}
 # unit (a top-level module or subpackage) -> the units it may import, besides itself
 ALLOWED: dict[str, frozenset[str]] = {
+    "_fork_safety": frozenset(),
     "_version": frozenset(),
     "_types": frozenset(),
     "_exceptions": frozenset(),
-    "_log": frozenset(),
+    "_log": frozenset({"_fork_safety"}),
+    "_storage_files": frozenset({"_fork_safety"}),
     "_guard": frozenset({"_exceptions", "_log"}),
     "_config": LEAVES,
-    "_default": frozenset(),
+    "_default": frozenset({"_fork_safety"}),
     "_events": LEAVES,
     "_identity": SHARED | {"_events"},
     "_delivery": SHARED | {"_events"},
@@ -36,14 +38,19 @@ ALLOWED: dict[str, frozenset[str]] = {
     "_flagclient": SHARED | {"_events", "_identity", "_flags", "_delivery"},
     "_context": SHARED | {"_events", "_identity", "_default"},
     "_linking": SHARED | {"_identity", "_default"},
-    "_client": SHARED | {"_events", "_identity", "_delivery", "_context", "_flagclient"},
+    "_hooks": SHARED | {"_events", "_context"},
+    "_consent": SHARED | {"_identity"},
+    "_client": SHARED
+    | {"_events", "_identity", "_delivery", "_context", "_hooks", "_consent", "_flagclient"},
     "_api": SHARED | {"_client", "_default", "_delivery", "_identity"},
     "server": LEAVES | {"_events", "_identity", "_flags"},  # /flags: the engine the SDK uses
     "_recorder": LEAVES | {"server"},
     "testing": SHARED | {"_default", "_recorder"},
     "pytest_plugin": frozenset({"testing"}),
     "integrations": SHARED | {"_context", "_identity", "_linking"},
-    "cli": SHARED | {"server"},
+    "telemetry": SHARED | {"_client", "_delivery", "_identity"},
+    "_cli": SHARED | {"_client", "_delivery", "_identity", "telemetry"},
+    "cli": SHARED | {"server", "_cli"},
 }
 PUBLIC_FACADE_MAY_NOT_IMPORT = frozenset({"testing", "pytest_plugin", "server", "cli"})
 

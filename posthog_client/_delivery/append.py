@@ -15,6 +15,8 @@ import functools
 import os
 from collections.abc import Callable
 
+from .._fork_safety import lazy_imports
+
 __all__ = ["load_append"]
 
 Append = Callable[[int, bytes], int]
@@ -26,7 +28,8 @@ def load_append() -> Append:
     if os.name != "posix":
         return os.write
     try:
-        import ctypes  # deferred: only persisted mode needs it
+        with lazy_imports():
+            import ctypes  # deferred: only persisted mode needs it
 
         write = ctypes.PyDLL(None, use_errno=True).write
     except (ImportError, OSError, AttributeError):  # a build without ctypes, or a static libc

@@ -1,14 +1,22 @@
 """The PostHog HTTP backend: ``POST {host}/batch/`` (capture v0), over one ``requests.Session``.
 
-The body is spliced from the already-encoded events, never decoded and re-encoded. ``requests``
-is imported on the first send, off the import path of ``posthog_client`` (~100 ms). Errors map
-to the ``TransportError`` tree in one place, ``map_requests_exceptions``.
+The body is spliced from the already-encoded events, never decoded and re-encoded. With ``gzip``
+every body is compressed, whatever its size (``Content-Encoding: gzip``, as PostHog's SDK
+compliance harness expects). ``requests`` is imported on the first send, off the import path of
+``posthog_client`` (~100 ms), inside ``lazy_imports`` so that a fork waits for it. Errors map to
+the ``TransportError`` tree in one place, ``map_requests_exceptions``.
+
+Redirects (301, 302, 307, 308) are followed, re-posting the same body, only on the same host and
+never from https to http (``redirect_target``): the body carries the project key, which must not
+go anywhere the user did not configure. A redirect elsewhere is not followed; the events stay
+queued (a configuration problem, fixed by the user while they wait) and one ERROR says so.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import os
 import sys
 import zlib
@@ -18,17 +26,31 @@ from typing import TYPE_CHECKING, Final
 
 from .._events.timestamps import now_timestamp
 from .._exceptions import PayloadTooLargeError, RejectedError, RetryableTransportError
+from .._fork_safety import lazy_imports
+from .._log import clip, error_once
 from .._version import __version__
+from .retry import MAX_PAUSE_S
 
 if TYPE_CHECKING:
     import requests
 
-__all__ = ["HttpBackend", "map_requests_exceptions", "parse_retry_after"]
+__all__ = [
+    "HttpBackend",
+    "map_requests_exceptions",
+    "parse_retry_after",
+    "redirect_target",
+]
 
-GZIP_MIN_BYTES: Final = 1024  # smaller bodies gain less than gzip's own overhead
 GZIP_LEVEL: Final = 1  # 7.6x smaller at under half the CPU of level 6 (8.7x): bench_gzip.py
+MAX_REDIRECTS: Final = 5
+_REDIRECTS: Final = frozenset({301, 302, 307, 308})
 _RETRYABLE_STATUS: Final = frozenset({408, 429})
 _USER_AGENT: Final = f"posthog-client-python/{__version__}"
+_KEY_HINT: Final = (
+    "check that api_key is the project API key (phc_..., Project settings), not a personal API "
+    "key, and that host is your project's region (https://us.i.posthog.com or "
+    "https://eu.i.posthog.com) or your own instance"
+)
 
 
 @contextmanager
@@ -42,29 +64,73 @@ def map_requests_exceptions() -> Iterator[None]:
 
     try:
         yield
-    except requests.RequestException as exc:
-        raise RetryableTransportError(f"{type(exc).__name__}: {exc}") from exc
-    except OSError as exc:  # urllib3 or the socket layer escaping requests' own wrapping
-        raise RetryableTransportError(f"{type(exc).__name__}: {exc}") from exc
+    except (requests.RequestException, OSError) as exc:  # OSError: urllib3 or the socket layer
+        raise RetryableTransportError(f"{type(exc).__name__}: {clip(_root_cause(exc))}") from exc
+
+
+def _root_cause(exc: BaseException) -> str:
+    """The innermost error under ``requests``' wrappers ("[Errno 111] Connection refused"), so a
+    short message says what went wrong rather than which pool retried."""
+    seen: set[int] = set()
+    current: BaseException = exc
+    while id(current) not in seen:
+        seen.add(id(current))
+        inner = getattr(current, "reason", None)  # urllib3's MaxRetryError
+        if not isinstance(inner, BaseException):
+            first = current.args[0] if current.args else None
+            inner = first if isinstance(first, BaseException) else None
+        inner = inner or current.__cause__ or current.__context__
+        if inner is None:
+            break
+        current = inner
+    return str(current) or str(exc)
 
 
 def parse_retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date."""
-    if not value:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date), between 0
+    and ``MAX_PAUSE_S``; None when absent or unreadable. Any header value is safe here."""
+    if not value or not value.strip():
         return None
+    seconds: float | None
     try:
-        return max(float(value), 0.0)
+        seconds = float(value)
     except ValueError:
-        pass
-    import email.utils  # deferred: ~7 ms of imports, for a rare header form
+        seconds = _seconds_until(value)
+    if seconds is None or math.isnan(seconds):
+        return None
+    return min(max(seconds, 0.0), MAX_PAUSE_S)
+
+
+def _seconds_until(date: str) -> float | None:
+    import email.utils
 
     try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        when = email.utils.parsedate_to_datetime(date)
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.timezone.utc)
-    return max((when - dt.datetime.now(dt.timezone.utc)).total_seconds(), 0.0)
+    return (when - dt.datetime.now(dt.timezone.utc)).total_seconds()
+
+
+def redirect_target(url: str, location: str) -> str | None:
+    """Where a redirect from ``url`` to ``location`` may be followed, or None if it must not:
+    only to the same host, over http(s), never from https down to http, with no credentials."""
+    from urllib.parse import urljoin, urlsplit
+
+    try:
+        target = urljoin(url, location.strip())
+        old, new = urlsplit(url), urlsplit(target)
+        new_port = new.port  # raises ValueError on a malformed port
+    except ValueError:
+        return None
+    if new.scheme not in ("http", "https") or (old.scheme, new.scheme) == ("https", "http"):
+        return None
+    if new.username is not None or new.password is not None or new_port == 0:
+        return None
+    if not new.hostname or new.hostname != old.hostname:
+        return None
+    return target
 
 
 def _gzip(body: bytes) -> bytes:
@@ -78,6 +144,7 @@ class HttpBackend:
 
     def __init__(self, api_key: str, host: str, *, gzip: bool = True, timeout_s: float = 10.0):
         self.url = f"{host.rstrip('/')}/batch/"
+        self._api_key = api_key
         self._head = b'{"api_key":' + json.dumps(api_key).encode() + b',"batch":['
         self._gzip = gzip
         self._timeout = (timeout_s, timeout_s)  # connect, read
@@ -96,24 +163,59 @@ class HttpBackend:
         session = self._get_session()  # before body(): sent_at must not include import time
         headers = {"Content-Type": "application/json", "User-Agent": _USER_AGENT}
         body = self.body(batch)
-        if self._gzip and len(body) >= GZIP_MIN_BYTES:
+        if self._gzip:
             body = _gzip(body)
             headers["Content-Encoding"] = "gzip"
-        with map_requests_exceptions():
-            response = session.post(
-                self.url, data=body, headers=headers, timeout=self._timeout, allow_redirects=False
-            )
-        status = response.status_code
+        url = self.url
+        for _ in range(MAX_REDIRECTS + 1):
+            with map_requests_exceptions():
+                response = session.post(
+                    url, data=body, headers=headers, timeout=self._timeout, allow_redirects=False
+                )
+            status = response.status_code
+            if status not in _REDIRECTS:
+                break
+            url = self._follow(url, status, response.headers.get("Location") or "")
+        else:
+            raise RetryableTransportError(f"more than {MAX_REDIRECTS} redirects from {self.url}")
         self.last_exchange = (status, len(body))  # for the DEBUG log of each request
         if 200 <= status < 300:
             return
-        reason = f"HTTP {status} from {self.url}"
+        reason = f"HTTP {status} from {url}"
         if status == 413:
             raise PayloadTooLargeError(reason)
-        if status in _RETRYABLE_STATUS or status >= 500:
+        redirect = status < 400  # one this SDK does not follow (300, 303, 304, ...)
+        if redirect:
+            error_once(f"http-{status}", "%s answers HTTP %d; events stay queued", url, status)
+        if redirect or status in _RETRYABLE_STATUS or status >= 500:
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             raise RetryableTransportError(reason, status_code=status, retry_after_s=retry_after)
-        raise RejectedError(f"{reason}: {response.text[:200]}", status_code=status)
+        if status in (401, 403):
+            error_once(
+                f"http-{status}", "PostHog refused the project key (%s): %s", reason, _KEY_HINT
+            )
+        raise RejectedError(f"{reason}: {self._redacted(response.text)}", status_code=status)
+
+    def _follow(self, url: str, status: int, location: str) -> str:
+        target = redirect_target(url, location)
+        if target is None:
+            error_once(
+                f"redirect-{url}",
+                "%s answers HTTP %d, a redirect to %s: not followed, because a redirect may only "
+                "change the path or go from http to https on the same host (the request carries "
+                "the project key). Events stay queued; set host= to the address that answers.",
+                url,
+                status,
+                clip(location),
+            )
+            raise RetryableTransportError(f"HTTP {status} from {url}: redirect not followed")
+        if status in (301, 308):  # permanent: later batches go straight there
+            self.url = target
+        return target
+
+    def _redacted(self, text: str) -> str:
+        """A response body fit for a log line: short, and never the key (some servers echo)."""
+        return clip(text.replace(self._api_key, "<api_key>"), 200)
 
     def _check_reachable(self) -> None:
         """Before a process loads the HTTP stack (~100 ms of imports) for its first request,
@@ -127,8 +229,9 @@ class HttpBackend:
             or any(name.lower().endswith("_proxy") for name in os.environ)
         ):
             return
-        import socket
-        from urllib.parse import urlsplit
+        with lazy_imports():
+            import socket
+            from urllib.parse import urlsplit
 
         parts = urlsplit(self.url)
         port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -141,7 +244,11 @@ class HttpBackend:
         if self._pid != os.getpid():  # forked: the parent's pooled sockets are not ours
             self._session, self._pid = None, os.getpid()
         if self._session is None:
-            import requests
+            with lazy_imports():  # all the modules this backend needs later, before any fork
+                import email.utils  # noqa: F401  (parse_retry_after)
+                import urllib.parse  # noqa: F401  (redirect_target)
+
+                import requests
 
             session = requests.Session()
             # Read proxy and CA settings from the environment once: with trust_env, requests

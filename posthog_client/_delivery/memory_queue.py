@@ -58,7 +58,7 @@ class MemoryQueue:
             for _ in range(min(done, len(self._items))):
                 self._items.popleft()
 
-    def maintain(self) -> None:
+    def maintain(self, *, rescan: bool = False) -> None:
         """Nothing to do: the bound is enforced by ``put``."""
 
     def purge(self) -> int:

@@ -27,7 +27,8 @@ DROP_REASONS: Final = (
     "disk_full",  # disk queue over max_disk_bytes (oldest dropped) or a failed write
     "rejected_4xx",  # a final 4xx for the batch (400, 401, 403, ...)
     "too_large_413",  # a single event still answered 413
-    "corrupt",  # a torn line at the end of a crashed process's segment
+    "corrupt",  # a queue line that is not an event: a crash's torn write, a damaged file
+    "vanished",  # queue files deleted by another program while waiting to be sent
     "shutdown",  # submitted after shutdown()
 )
 
@@ -55,8 +56,9 @@ class EventQueue(Protocol):
     def ack(self, batch: Batch, done: int) -> None:
         """Forget the first ``done`` events of ``batch`` (delivered or dropped)."""
 
-    def maintain(self) -> None:
-        """Periodic housekeeping on the worker thread (disk: adopt orphans, enforce the budget)."""
+    def maintain(self, *, rescan: bool = False) -> None:
+        """Housekeeping, on the worker thread or in ``flush`` (disk: adopt orphans, ``rescan``
+        at once rather than periodically; enforce the budget; re-create a deleted folder)."""
 
     def purge(self) -> int:
         """Delete everything unsent; returns how many events were deleted."""

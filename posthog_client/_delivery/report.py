@@ -4,19 +4,26 @@ Every attempt to send a batch is logged at DEBUG with its event count, request s
 and latency (never an event or the project key). What keeps events from arriving (a batch
 rejected, sending paused after failed retries, events dropped by a queue's bounds) is handed to
 the app's ``on_error`` callback as a ``DeliveryProblem``, on the delivery thread; a callback that
-raises is logged once and never stops delivery.
+raises is logged once and never stops delivery. A persisted client also keeps its last failed
+request in the project folder (``inspect.ERROR_FILE``), for ``posthog-client status``; the next
+success removes it.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from .._log import logger
+from .inspect import ERROR_FILE
 from .queue import Counters
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from .backend import Backend
     from .retry import BatchOutcome
 
@@ -61,9 +68,13 @@ _QUEUE_DROPS: Final = {
 class Reporter:
     """Observes one pipeline's requests and outcomes; see the module docstring."""
 
-    def __init__(self, on_error: ErrorCallback | None, counters: Counters) -> None:
+    def __init__(
+        self, on_error: ErrorCallback | None, counters: Counters, error_dir: Path | None = None
+    ) -> None:
         self._on_error = on_error
         self._counters = counters
+        self._error_file = None if error_dir is None else error_dir / ERROR_FILE
+        self._error_on_disk = error_dir is not None  # an earlier run may have left one
         self._seen = dict.fromkeys(_QUEUE_DROPS, 0)
         self._status: int | None = None  # of the last failed request
         self._callback_failed = False
@@ -84,7 +95,10 @@ class Reporter:
                     (time.monotonic() - start) * 1000,
                     exc,
                 )
+                self._keep_failure(exc)
                 raise
+            if self._error_on_disk:
+                self._forget_failure()
             elapsed_ms = (time.monotonic() - start) * 1000
             exchange = getattr(backend, "last_exchange", None)  # (status, body bytes) over HTTP
             if exchange is None:
@@ -106,8 +120,11 @@ class Reporter:
 
         return send
 
-    def recorded(self, outcome: BatchOutcome | None, pending: int) -> None:
-        """After a batch's ``outcome`` and after each worker cycle: report what went wrong."""
+    def recorded(
+        self, outcome: BatchOutcome | None, pending: int, paused_s: float | None = None
+    ) -> None:
+        """After a batch's ``outcome`` (``paused_s``: sending now pauses that long) and after
+        each worker cycle: report what went wrong."""
         if self._on_error is None:
             return
         problems: list[DeliveryProblem] = []
@@ -116,7 +133,7 @@ class Reporter:
                 status = 413 if reason == "too_large_413" else self._status
                 message = f"{count} events dropped: {outcome.rejection}"
                 problems.append(DeliveryProblem(reason, status, count, message))
-            if outcome.pause_s is not None:
+            if paused_s is not None:
                 message = f"{outcome.failure}; sending paused, {pending} events wait"
                 problems.append(DeliveryProblem("paused", self._status, pending, message))
         counters = self._counters.snapshot()
@@ -130,6 +147,27 @@ class Reporter:
             self._seen[reason] = total  # also when lower: counters restart in a forked child
         for problem in problems:
             self._call(problem)
+
+    def _keep_failure(self, exc: Exception) -> None:
+        if self._error_file is None:
+            return
+        record = {
+            "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "error": f"{type(exc).__name__}: {exc}"[:500],
+        }
+        try:  # not atomic: a torn record reads as none, and it is a report, not data
+            self._error_file.write_text(json.dumps(record))
+            self._error_on_disk = True
+        except OSError:
+            pass
+
+    def _forget_failure(self) -> None:
+        assert self._error_file is not None
+        self._error_on_disk = False
+        try:
+            os.unlink(self._error_file)
+        except OSError:
+            pass
 
     def _call(self, problem: DeliveryProblem) -> None:
         assert self._on_error is not None

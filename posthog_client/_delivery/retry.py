@@ -1,41 +1,40 @@
-"""The one retry policy: what is retried, how long to wait, when to give up, how 413 splits.
+"""The one retry policy: what is retried, how long to wait before the next attempt, how 413
+splits a batch.
 
-Network errors, 408, 429 and 5xx (``RetryableTransportError``) are retried ``max_retries`` times
-after the first attempt with exponential backoff and jitter capped at 30 s, ``Retry-After`` as a
-floor. Waits are ``Event`` waits, so ``flush``/``shutdown`` can cut them short, and a retry that
-would end after the caller's deadline is not started. Final 4xx drop the batch; 413 splits it in
-halves down to single events. The events are the same bytes on every attempt: their ``uuid`` and
-``timestamp`` never change, only the envelope's ``sent_at`` does.
+Network errors, 408, 429, 5xx and redirects that cannot be followed (``RetryableTransportError``)
+are retryable; final 4xx drop the batch; 413 splits it in halves down to single events. The
+policy makes **one** attempt at a time and says how long to wait before the next
+(``retry_delay``): exponential backoff with jitter capped at 30 s, the server's ``Retry-After``
+as a floor, every wait capped at ``MAX_PAUSE_S``. The waiting itself is the pipeline's gate, so
+it holds whoever drives the send (worker, ``flush`` or ``sync_mode``). The events are the same
+bytes on every attempt: their ``uuid`` and ``timestamp`` never change, only ``sent_at`` does.
 """
 
 from __future__ import annotations
 
 import random
-import threading
-import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from .._exceptions import PayloadTooLargeError, RejectedError, RetryableTransportError
 
-if TYPE_CHECKING:
-    from tenacity import RetryCallState
-
-__all__ = ["BatchOutcome", "RetryPolicy"]
+__all__ = ["MAX_BACKOFF_S", "MAX_PAUSE_S", "BatchOutcome", "RetryPolicy"]
 
 MAX_BACKOFF_S: Final = 30.0
+MAX_PAUSE_S: Final = 30 * 60.0  # no failure or server hint makes the SDK wait longer
 
 Send = Callable[[Sequence[bytes]], None]
 
 
 class BatchOutcome:
-    """What became of a batch: its first ``done`` events are finished (sent or dropped)."""
+    """What one attempt made of a batch: its first ``done`` events are finished (sent or
+    dropped); with ``failure`` set the rest failed in a retryable way and stays queued."""
 
     def __init__(self) -> None:
-        self.done = self.sent = self.retries = 0
+        self.done = self.sent = 0
         self.dropped: dict[str, int] = {}
-        self.failure: str | None = None  # why the rest is still queued
-        self.pause_s: float | None = None  # set when sending should pause (retries exhausted)
+        self.failure: str | None = None
+        self.retry_after_s: float | None = None  # the server's hint with the failure
         self.rejection: str | None = None  # why events were dropped
 
     def drop(self, reason: str, count: int, why: str) -> None:
@@ -45,43 +44,24 @@ class BatchOutcome:
 
 
 class RetryPolicy:
-    """Delivers batches through a backend's ``send`` with retries; see the module docstring.
+    """One attempt at a batch through a backend's ``send``, and the wait before the next."""
 
-    ``deadline`` returns the ``time.monotonic()`` by which the current delivery must end (set by
-    ``flush``/``shutdown``), or None for no deadline.
-    """
-
-    def __init__(
-        self,
-        max_retries: int,
-        deadline: Callable[[], float | None],
-        *,
-        backoff_s: float = 1.0,
-    ) -> None:
-        self._max_retries = max_retries
-        self._deadline = deadline
+    def __init__(self, max_retries: int, *, backoff_s: float = 1.0) -> None:
+        self.max_retries = max_retries
         self._backoff_s = backoff_s
-        self._interrupt = threading.Event()
 
-    def interrupt(self) -> None:
-        """Cut the current backoff wait short (a new deadline or a flush arrived)."""
-        self._interrupt.set()
-
-    def reset_after_fork(self) -> None:
-        self._interrupt = threading.Event()
-
-    def deliver(self, send: Send, events: Sequence[bytes]) -> BatchOutcome:
+    def attempt(self, send: Send, events: Sequence[bytes]) -> BatchOutcome:
         outcome = BatchOutcome()
-        self._deliver(send, events, outcome)
+        self._attempt(send, events, outcome)
         return outcome
 
-    def _deliver(self, send: Send, events: Sequence[bytes], outcome: BatchOutcome) -> bool:
+    def _attempt(self, send: Send, events: Sequence[bytes], outcome: BatchOutcome) -> bool:
         try:
-            self._send_with_retries(send, events, outcome)
+            send(events)
         except PayloadTooLargeError as exc:
             if len(events) > 1:
                 half = len(events) // 2
-                return self._deliver(send, events[:half], outcome) and self._deliver(
+                return self._attempt(send, events[:half], outcome) and self._attempt(
                     send, events[half:], outcome
                 )
             outcome.drop("too_large_413", 1, str(exc))
@@ -89,60 +69,17 @@ class RetryPolicy:
             outcome.drop("rejected_4xx", len(events), str(exc))
         except RetryableTransportError as exc:
             outcome.failure = str(exc)
+            outcome.retry_after_s = exc.retry_after_s
             return False
         else:
             outcome.sent += len(events)
             outcome.done += len(events)
         return True
 
-    def _send_with_retries(
-        self, send: Send, events: Sequence[bytes], outcome: BatchOutcome
-    ) -> None:
-        try:
-            send(events)  # most batches go through at once: no retry machinery to set up
-            return
-        except RetryableTransportError as error:
-            deadline = self._deadline()
-            if deadline is not None and time.monotonic() >= deadline:
-                raise  # no time left to retry (shutting down): the batch stays queued
-            failed: list[Exception] = [error]
-
-        def attempt(batch: Sequence[bytes]) -> None:
-            if failed:  # tenacity's attempt 1 is the one that just failed
-                raise failed.pop()
-            send(batch)
-
-        from tenacity import Retrying, retry_if_exception_type  # deferred: ~30 ms of imports
-
-        def stop(state: RetryCallState) -> bool:
-            deadline = self._deadline()
-            if deadline is not None and time.monotonic() + state.upcoming_sleep > deadline:
-                return True  # the caller's budget ends first: stays queued, no pause
-            if state.attempt_number > self._max_retries or state.upcoming_sleep > MAX_BACKOFF_S:
-                outcome.pause_s = state.upcoming_sleep  # a long Retry-After pauses sending too
-                return True
-            return False
-
-        def before_sleep(state: RetryCallState) -> None:
-            outcome.retries += 1
-
-        retrying = Retrying(
-            retry=retry_if_exception_type(RetryableTransportError),
-            stop=stop,
-            wait=self._wait,
-            sleep=self._sleep,
-            before_sleep=before_sleep,
-            reraise=True,
-        )
-        retrying(attempt, events)
-
-    def _wait(self, state: RetryCallState) -> float:
-        ceiling = min(self._backoff_s * 2 ** (state.attempt_number - 1), MAX_BACKOFF_S)
+    def retry_delay(self, failures: int, retry_after_s: float | None) -> float:
+        """Seconds to wait after the ``failures``-th consecutive failed attempt."""
+        ceiling = min(self._backoff_s * 2 ** min(failures - 1, 32), MAX_BACKOFF_S)
         wait = random.uniform(ceiling / 2, ceiling)  # jitter: clients that failed together spread
-        error = state.outcome.exception() if state.outcome is not None else None
-        retry_after = getattr(error, "retry_after_s", None)
-        return max(wait, retry_after) if retry_after is not None else wait
-
-    def _sleep(self, seconds: float) -> None:
-        if self._interrupt.wait(seconds):
-            self._interrupt.clear()
+        if retry_after_s is not None:
+            wait = max(wait, retry_after_s)
+        return min(wait, MAX_PAUSE_S)

@@ -8,21 +8,29 @@ Layout in the queue folder, per owner (one owner per process and pipeline)::
 
 ``<owner>`` starts with the creation time in hex, so sorting names sorts owners by age.
 Progress is written after each acknowledged batch and a segment is deleted only after the
-progress file points past it, so a crash at any point re-sends nothing and loses nothing.
+progress file points past it, so a crash loses nothing and re-sends at most the batch that was
+in flight. Lines are checked before they are sent (``is_event_line``): one corrupt, torn or
+blank line is skipped and counted, never sent to make the whole batch invalid.
 """
 
 from __future__ import annotations
 
+import errno
+import json
 import os
+import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
+
+from .._fork_safety import lazy_imports
+from .._log import clip, warn_once
+from .._storage_files import file_lock, open_file
 
 if TYPE_CHECKING:
     from filelock import BaseFileLock
 
-__all__ = ["O_BINARY", "Segment", "Stream", "segment_path"]
+__all__ = ["Segment", "Stream", "adopt_orphans", "is_event_line", "read_at", "segment_path"]
 
-O_BINARY: Final[int] = getattr(os, "O_BINARY", 0)  # Windows would otherwise translate newlines
 _READ_CHUNK: Final = 1 << 20
 _POS_FORMAT: Final = b"%020d %020d\n"  # fixed width: each update overwrites the previous one
 
@@ -31,7 +39,7 @@ def segment_path(directory: Path, owner: str, seq: int) -> Path:
     return directory / f"{owner}.{seq:08d}.seg"
 
 
-def _pread(fd: int, size: int, offset: int) -> bytes:
+def read_at(fd: int, size: int, offset: int) -> bytes:
     if hasattr(os, "pread"):
         return os.pread(fd, size, offset)
     os.lseek(fd, offset, os.SEEK_SET)  # Windows has no pread; only one thread reads this fd
@@ -61,16 +69,25 @@ class Stream:
     The caller holds the owner's lock for the stream's whole life and serializes reads.
     """
 
-    def __init__(self, directory: Path, owner: str, lock: BaseFileLock) -> None:
+    def __init__(
+        self, directory: Path, owner: str, lock: BaseFileLock, *, strict: bool = True
+    ) -> None:
         self.owner = owner
         self.lock = lock
+        self.strict = strict  # parse each line before sending it (see is_event_line)
         self.segments: list[Segment] = []
         self.offset = 0  # in segments[0]
         self.lines_done = 0  # lines of segments[0] before offset
         self.next_seq = 0
         self._dir = directory
         self._pos_path = directory / f"{owner}.pos"
-        self._pos_fd = os.open(self._pos_path, os.O_RDWR | os.O_CREAT | O_BINARY, 0o600)
+        try:
+            self._pos_fd = open_file(self._pos_path, os.O_RDWR | os.O_CREAT)
+        except OSError as exc:
+            if exc.errno != errno.ELOOP:
+                raise
+            _unlink(self._pos_path)  # a planted symlink: remove the link, never write through it
+            self._pos_fd = open_file(self._pos_path, os.O_RDWR | os.O_CREAT)
         self._read_fd = -1
         self._buf = b""  # read-ahead of segments[0], starting at file offset _buf_off
         self._buf_off = 0
@@ -86,9 +103,12 @@ class Stream:
                 _unlink(path)
                 continue
             try:
-                size = os.stat(path).st_size
+                info = os.lstat(path)
             except FileNotFoundError:
                 continue
+            if not stat.S_ISREG(info.st_mode):  # a symlink or a folder: nothing we wrote
+                continue
+            size = info.st_size
             start = min(pos_offset, size) if seq == pos_seq else 0
             if not stream.segments:
                 stream.offset = start
@@ -117,7 +137,7 @@ class Stream:
         """Up to ``max_count`` whole lines (about ``max_bytes``) from ``offset``; no newlines."""
         head = self.segments[0]
         if self._read_fd < 0:
-            self._read_fd = os.open(head.path, os.O_RDONLY | O_BINARY)
+            self._read_fd = open_file(head.path, os.O_RDONLY)
             self._buf, self._buf_off = b"", self.offset
         while True:
             lines = self._buf[self.offset - self._buf_off :].split(b"\n", max_count)
@@ -130,7 +150,7 @@ class Stream:
         # Read ahead in large chunks and keep only what is not yet acknowledged: memory stays
         # near one batch whatever the backlog on disk.
         end = self._buf_off + len(self._buf)
-        chunk = _pread(self._read_fd, min(_READ_CHUNK, head.size - end), end)
+        chunk = read_at(self._read_fd, min(_READ_CHUNK, head.size - end), end)
         if not chunk:
             return False
         self._buf = self._buf[self.offset - self._buf_off :] + chunk
@@ -183,15 +203,36 @@ class Stream:
 
     def _write_pos(self) -> None:
         seq = self.segments[0].seq if self.segments else self.next_seq
-        os.lseek(self._pos_fd, 0, os.SEEK_SET)
-        os.write(self._pos_fd, _POS_FORMAT % (seq, self.offset))
+        try:
+            os.lseek(self._pos_fd, 0, os.SEEK_SET)
+            os.write(self._pos_fd, _POS_FORMAT % (seq, self.offset))
+        except OSError as exc:  # a full disk: a crash now would re-send, never lose
+            warn_once(
+                "pos-write", "cannot record delivery progress (%s): events may be resent", exc
+            )
 
     def _read_pos(self) -> tuple[int, int]:
         try:
             seq, offset = os.read(self._pos_fd, 64).split()
-            return int(seq), int(offset)
+            return max(int(seq), 0), max(int(offset), 0)
         except ValueError:  # empty (never acknowledged anything) or unreadable: start over
             return 0, 0
+
+
+def is_event_line(line: bytes, *, strict: bool) -> bool:
+    """Whether a queue line can go into a batch: a JSON object with an event name in valid
+    UTF-8. ``strict=False`` (lines this process wrote itself, from its own encoder moments ago)
+    only checks the framing; other processes' files, which a crash or a tool may have damaged,
+    are parsed."""
+    if line[:1] != b"{" or line[-1:] != b"}":
+        return False
+    if not strict:
+        return True
+    try:
+        event = json.loads(line.decode("utf-8"))
+    except ValueError:  # not JSON, or not UTF-8 (UnicodeDecodeError is a ValueError)
+        return False
+    return isinstance(event, dict) and isinstance(event.get("event"), str)
 
 
 def _fit(lines: list[bytes], max_bytes: int) -> list[bytes]:
@@ -208,8 +249,52 @@ def _fit(lines: list[bytes], max_bytes: int) -> list[bytes]:
 
 def _count_lines(path: Path, start: int) -> int:
     count = 0
-    with open(path, "rb") as file:
-        file.seek(start)
-        while chunk := file.read(_READ_CHUNK):
+    fd = open_file(path, os.O_RDONLY)
+    try:
+        while chunk := read_at(fd, _READ_CHUNK, start):
             count += chunk.count(b"\n")
+            start += len(chunk)
+    finally:
+        os.close(fd)
     return count
+
+
+def adopt_orphans(directory: Path, known: set[str]) -> list[Stream]:
+    """The unsent files of owners in ``directory`` (other than ``known``) whose lock is free,
+    their process being gone; the caller now holds their locks. A name that only looks like an
+    owner's (a folder called ``x.lock``) is skipped with a WARNING, never an abort."""
+    with lazy_imports():
+        from filelock import Timeout
+
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return []  # gone or unreadable: the queue re-creates it
+    seqs: dict[str, list[int]] = {}
+    for name in names:
+        owner, _, rest = name.partition(".")
+        if rest in ("lock", "pos"):
+            seqs.setdefault(owner, [])
+        elif rest.endswith(".seg") and rest[:-4].isdigit():
+            seqs.setdefault(owner, []).append(int(rest[:-4]))
+    adopted: list[Stream] = []
+    for owner in sorted(seqs.keys() - known):
+        lock = file_lock(directory / f"{owner}.lock")
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            continue  # alive, or being adopted by another process right now
+        except OSError as exc:  # e.g. a folder named like a lock file: not an owner
+            warn_once(f"adopt-{owner}", "cannot adopt queue files of %s: %s", clip(owner), exc)
+            continue
+        try:
+            stream = Stream.load(directory, owner, lock, seqs[owner])
+        except OSError as exc:
+            lock.release()
+            warn_once(f"adopt-{owner}", "cannot adopt queue files of %s: %s", clip(owner), exc)
+            continue
+        if stream.segments:
+            adopted.append(stream)
+        else:
+            stream.close(delete=True)
+    return adopted

@@ -1,12 +1,17 @@
 """``Pipeline``: the ``Delivery`` clients use. A queue, a retry policy, a backend, one worker.
 
 Modelled on OpenTelemetry's BatchProcessor: a daemon thread named ``posthog_client.worker``,
-started by the first ``submit`` (never at import, never at exit), sleeps on a wake ``Event`` and
-sends when ``flush_at`` events wait or ``flush_interval_s`` has passed. ``flush`` and ``shutdown``
-are bounded by their timeout, also when the server hangs: the worker is a daemon and is waited
-for with a bounded join. After ``max_retries`` failed attempts the batch stays queued and sending
-pauses for a cool-down (60 s, doubling up to 30 min) (decision A10); at shutdown each batch
-gets one more attempt and no retry. With ``threaded=False``
+started by the first ``submit`` or ``flush`` (never at import, never at exit), sleeps on a wake
+``Event`` and sends when ``flush_at`` events wait or ``flush_interval_s`` has passed.
+
+**The gate.** After a failed attempt no attempt is made before ``_not_before``: the backoff or
+the server's ``Retry-After`` (``RetryPolicy.retry_delay``). After ``max_retries`` failed retries
+the batch stays queued and sending pauses for a cool-down (60 s, doubling up to 30 min) with one
+probe after each (decision A10). The gate holds whoever drives the send: the worker, ``flush``
+(which waits for it within its timeout, or returns at once when the gate outlasts the timeout)
+and ``sync_mode`` callers. Only ``shutdown`` cuts a wait short: then the events stay on disk for
+the next run. ``flush`` and ``shutdown`` are bounded by their timeout, also when the server
+hangs: the worker is a daemon and is waited for with a bounded join. With ``threaded=False``
 (``sync_mode``) every ``submit`` delivers on the caller's thread before returning.
 """
 
@@ -26,12 +31,12 @@ from .backend import Backend
 from .contract import FlushResult
 from .queue import MAX_BATCH_BYTES, MAX_EVENT_BYTES, Counters, EventQueue
 from .report import Reporter
-from .retry import BatchOutcome, RetryPolicy
+from .retry import MAX_PAUSE_S, BatchOutcome, RetryPolicy
 
 __all__ = ["Pipeline"]
 
 COOLDOWN_MIN_S: Final = 60.0
-COOLDOWN_MAX_S: Final = 30 * 60.0
+COOLDOWN_MAX_S: Final = MAX_PAUSE_S
 THREAD_NAME: Final = "posthog_client.worker"
 
 
@@ -63,8 +68,9 @@ class Pipeline:
         self._max_batch = options.max_batch_size
         self._flush_timeout_s = options.timeout_s
         self._shutdown_timeout_s = options.shutdown_timeout_s
-        self._policy = RetryPolicy(options.max_retries, self._retry_deadline, backoff_s=backoff_s)
-        self._reporter = Reporter(options.on_error, counters)
+        self._policy = RetryPolicy(options.max_retries, backoff_s=backoff_s)
+        error_dir = options.project_dir if options.persist else None  # for `status`
+        self._reporter = Reporter(options.on_error, counters, error_dir)
         self._send = self._reporter.observe(backend)  # backend.send, logged at DEBUG
         self._init_runtime()
         if hasattr(os, "register_at_fork"):
@@ -74,16 +80,19 @@ class Pipeline:
     def _init_runtime(self) -> None:
         self._pid = os.getpid()
         self._wake = threading.Event()
+        self._stop = threading.Event()  # set by shutdown: the one thing that cuts a wait short
         self._progress = threading.Condition(threading.Lock())
         self._send_lock = threading.Lock()  # one delivery loop at a time (sync mode callers)
         self._start_lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._worker_ended = False
         self._stopping = False
-        self._deadline: float | None = None  # set while a flush/shutdown waits
-        self._waiters = 0
-        self._flush_requests = self._flush_served = 0
+        self._deadline: float | None = None  # shutdown's
+        self._flushers = 0  # flush calls waiting for the worker
         self._finished = 0  # events delivered or dropped after being queued
-        self._paused_until = 0.0
+        self._not_before = 0.0  # the gate (time.monotonic())
+        self._failures = 0  # consecutive failed attempts
+        self._paused = False
         self._cooldown_s = COOLDOWN_MIN_S
         self._logged_errors: set[str] = set()
 
@@ -104,23 +113,28 @@ class Pipeline:
         if not self._queue.put(event):
             return False
         if not self._threaded:
-            self._deliver_inline(time.monotonic() + self._flush_timeout_s, force=False)
+            self._deliver_inline(time.monotonic() + self._flush_timeout_s)
         elif self._thread is None:
             self._start_worker()
         elif (
             self._queue.pending() >= self._flush_at
-            and not self._paused_until
             and not self._wake.is_set()
+            and time.monotonic() >= self._not_before  # no wake-up per event during an outage
         ):
             self._wake.set()
         return True
 
     def flush(self, timeout_s: float | None) -> FlushResult:
+        """Deliver everything queued in the storage, earlier runs' events included."""
         if self._pid != os.getpid():
             self._after_fork_in_child()
-        if self._queue.pending() == 0 or self._stopping:
+        if self._stopping:
             return FlushResult(pending=self._queue.pending())
-        return self._drain(self._flush_timeout_s if timeout_s is None else timeout_s, stop=False)
+        self._queue.maintain(rescan=True)
+        if self._queue.pending() == 0:
+            return FlushResult()
+        timeout = self._flush_timeout_s if timeout_s is None else timeout_s
+        return self._drain(time.monotonic() + max(timeout, 0.0), stop=False)
 
     def shutdown(self, timeout_s: float | None) -> FlushResult:
         if self._pid != os.getpid():
@@ -130,10 +144,12 @@ class Pipeline:
                 return FlushResult(pending=self._queue.pending())
             self._stopping = True
         timeout = self._shutdown_timeout_s if timeout_s is None else timeout_s
+        self._deadline = deadline = time.monotonic() + max(timeout, 0.0)
+        self._stop.set()
         if self._thread is not None:
-            return self._drain(timeout, stop=True)  # the worker closes up when it ends
+            return self._drain(deadline, stop=True)  # the worker closes up when it ends
         pending = not self._threaded and self._queue.pending()  # sync mode delivers here
-        result = self._drain(timeout, stop=True) if pending else FlushResult()
+        result = self._drain(deadline, stop=True) if pending else FlushResult()
         self._close_resources()
         return result
 
@@ -147,22 +163,12 @@ class Pipeline:
     def stats(self) -> dict[str, int]:
         return {**self._counters.snapshot(), "pending": self._queue.pending()}
 
-    def _drain(self, timeout_s: float, *, stop: bool) -> FlushResult:
+    def _drain(self, deadline: float, *, stop: bool) -> FlushResult:
         sent, dropped = self._counters.get("sent"), self._counters.dropped()
-        deadline = time.monotonic() + max(timeout_s, 0.0)
-        with self._progress:
-            self._waiters += 1
-            self._deadline = deadline if self._deadline is None else min(self._deadline, deadline)
-        try:
-            if not self._threaded:
-                self._deliver_inline(deadline, force=not stop)
-            else:
-                self._wait_for_worker(deadline, stop)
-        finally:
-            with self._progress:
-                self._waiters -= 1
-                if not self._waiters and not stop:
-                    self._deadline = None
+        if not self._threaded:
+            self._deliver_inline(deadline)
+        else:
+            self._wait_for_worker(deadline, stop)
         return FlushResult(
             sent=self._counters.get("sent") - sent,
             pending=self._queue.pending(),
@@ -176,16 +182,23 @@ class Pipeline:
         if thread is None:  # could not start (interpreter exiting): events stay queued
             return
         with self._progress:
-            self._flush_requests += 1
-            request = self._flush_requests
+            self._flushers += 1
             target = self._finished + self._queue.pending()
-        self._policy.interrupt()
         self._wake.set()
-        with self._progress:
-            self._progress.wait_for(
-                lambda: self._flush_served >= request or self._finished >= target,
-                timeout=max(deadline - time.monotonic(), 0.0),
-            )
+        try:
+            with self._progress:
+                self._progress.wait_for(
+                    lambda: (
+                        self._finished >= target
+                        or self._queue.pending() == 0  # also counts lines skipped or trimmed
+                        or self._not_before > deadline  # the gate outlasts the caller's budget
+                        or self._worker_ended
+                    ),
+                    timeout=max(deadline - time.monotonic(), 0.0),
+                )
+        finally:
+            with self._progress:
+                self._flushers -= 1
         if stop:
             thread.join(max(deadline - time.monotonic(), 0.0))
 
@@ -204,100 +217,110 @@ class Pipeline:
     # -- delivery ------------------------------------------------------------------------------
 
     def _run(self) -> None:
-        self._cycle(force=False, due=False)  # adopt what earlier runs left behind
+        self._cycle(due=False)  # adopt what earlier runs left behind
         while True:
-            timed_out = not self._wake.wait(self._interval_s)
-            self._wake.clear()
-            with self._progress:
-                request, stopping = self._flush_requests, self._stopping
-            forced = stopping or request != self._flush_served
-            self._cycle(forced, due=timed_out or forced)
-            with self._progress:
-                self._flush_served = request
-                self._progress.notify_all()
+            gate = self._not_before - time.monotonic()
+            if gate > 0 and not self._stopping:  # a wake only makes it look at the gate again
+                self._wake.wait(min(gate, self._interval_s))  # housekeeping meanwhile
+                self._wake.clear()
+                due = time.monotonic() >= self._not_before
+            else:
+                woken = self._wake.wait(self._interval_s)
+                self._wake.clear()
+                due = not woken or self._flushers > 0
+            stopping = self._stopping
+            self._cycle(due=due or stopping)
             if stopping:
                 break
         try:
             self._close_resources()
         except Exception as exc:
             self._log_error(exc)
+        finally:
+            with self._progress:
+                self._worker_ended = True  # waiters must not wait for it any more
+                self._progress.notify_all()
 
-    def _cycle(self, force: bool, *, due: bool) -> None:
+    def _cycle(self, *, due: bool) -> None:
         """Housekeeping, then deliver if due or if ``flush_at`` events wait."""
         try:
             self._queue.maintain()
             if due or self._queue.pending() >= self._flush_at:
-                self._pump(force)
+                with self._send_lock:
+                    self._pump(self._deadline if self._stopping else None)
             self._reporter.recorded(None, self._queue.pending())  # drops while nothing is sent
         except Exception as exc:  # the worker must survive anything; say so once per kind
             self._log_error(exc)
+        with self._progress:
+            self._progress.notify_all()
 
-    def _deliver_inline(self, deadline: float, *, force: bool) -> None:
+    def _deliver_inline(self, deadline: float) -> None:
         if not self._send_lock.acquire(timeout=max(deadline - time.monotonic(), 0.0)):
             return  # another caller is delivering; our event is queued behind its batch
         try:
-            self._deadline = deadline if self._deadline is None else self._deadline
             self._queue.maintain()
-            self._pump_locked(force)
+            self._pump(deadline if self._deadline is None else min(deadline, self._deadline))
         except Exception as exc:
             self._log_error(exc)
         finally:
-            if not self._waiters:
-                self._deadline = None
             self._send_lock.release()
 
-    def _pump(self, force: bool) -> None:
-        with self._send_lock:
-            self._pump_locked(force)
-
-    def _pump_locked(self, force: bool) -> None:
-        """Send batches until the queue is empty, sending is paused, or time is up."""
+    def _pump(self, deadline: float | None) -> None:
+        """Send batches until the queue is empty, the gate closes past ``deadline`` (None: the
+        worker, which waits for the gate in its own loop), or time is up."""
         while True:
             now = time.monotonic()
-            deadline = self._deadline
-            if (not force and now < self._paused_until) or (
-                deadline is not None and now >= deadline
-            ):
+            if deadline is not None and now >= deadline:
                 return
+            if now < self._not_before:
+                if deadline is None or self._not_before > deadline or self._stopping:
+                    return
+                if self._stop.wait(self._not_before - now):
+                    return
+                continue
             batch = self._queue.next_batch(self._max_batch, MAX_BATCH_BYTES)
             if batch is None:
                 return
-            outcome = self._policy.deliver(self._send, batch.events)
+            outcome = self._policy.attempt(self._send, batch.events)
             self._queue.ack(batch, outcome.done)
             self._record(outcome)
-            if outcome.done < len(batch.events):
-                return
-            force = False  # one forced attempt is enough to see whether the server is back
-
-    def _retry_deadline(self) -> float | None:
-        # Shutting down, a failed attempt is not retried: the events wait on disk for the next
-        # run, and exit stays fast with the network down.
-        return 0.0 if self._stopping else self._deadline
 
     def _record(self, outcome: BatchOutcome) -> None:
         self._counters.add("sent", outcome.sent)
-        self._counters.add("retried", outcome.retries)
         for reason, count in outcome.dropped.items():
             self._counters.drop(reason, count)
             warn_once(f"dropped-{reason}", "%d events dropped: %s", count, outcome.rejection)
-        if outcome.sent and self._paused_until:
-            logger.info("sending resumed")
-            self._paused_until, self._cooldown_s = 0.0, COOLDOWN_MIN_S
-        if outcome.pause_s is not None:
-            pause = max(self._cooldown_s, outcome.pause_s)
-            if not self._paused_until:
-                logger.warning(
-                    "sending paused for %.0f s: %s; %d events stay queued",
-                    pause,
-                    outcome.failure,
-                    self._queue.pending(),
-                )
-            self._paused_until = time.monotonic() + pause
-            self._cooldown_s = min(self._cooldown_s * 2, COOLDOWN_MAX_S)
+        wait = 0.0
+        paused_s: float | None = None
+        if outcome.failure is None:
+            if self._paused:
+                logger.info("sending resumed")
+            self._failures, self._paused, self._cooldown_s = 0, False, COOLDOWN_MIN_S
+        else:
+            self._failures += 1
+            if self._failures <= self._policy.max_retries:
+                wait = self._policy.retry_delay(self._failures, outcome.retry_after_s)
+                self._counters.add("retried")
+            else:
+                wait = min(max(self._cooldown_s, outcome.retry_after_s or 0.0), MAX_PAUSE_S)
+                if not self._paused:
+                    logger.warning(
+                        "sending paused for %.0f s after %d failed attempts: %s; %d events "
+                        "stay queued",
+                        wait,
+                        self._failures,
+                        outcome.failure,
+                        self._queue.pending(),
+                    )
+                self._paused = True
+                paused_s = wait
+                self._failures = self._policy.max_retries  # after the pause: one probe
+                self._cooldown_s = min(self._cooldown_s * 2, COOLDOWN_MAX_S)
         with self._progress:
+            self._not_before = time.monotonic() + wait
             self._finished += outcome.done
             self._progress.notify_all()
-        self._reporter.recorded(outcome, self._queue.pending())
+        self._reporter.recorded(outcome, self._queue.pending(), paused_s)
 
     def _log_error(self, exc: Exception) -> None:
         kind = type(exc).__name__
@@ -315,5 +338,4 @@ class Pipeline:
         # No logging here: a logging lock may be held by a thread that does not exist any more.
         self._queue.reset_after_fork()
         self._counters.reset()
-        self._policy.reset_after_fork()
         self._init_runtime()

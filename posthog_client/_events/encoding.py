@@ -1,9 +1,12 @@
 """Turning events into JSON bytes, with predictable conversions for values JSON cannot hold.
 
-The fast path is one C-accelerated ``json`` encode. Only when it fails (an unknown type, NaN,
-a non-string key, a cycle) does the slow path walk the event, convert what it can, replace the
-rest by its ``repr`` and say which property it touched. The event itself is never dropped for a
-bad property; strict mode raises instead.
+The output is always valid UTF-8 JSON that PostHog's capture accepts, whatever the input: one
+bad event would otherwise make PostHog refuse its whole batch. The fast path is one
+C-accelerated ``json`` encode and a strict UTF-8 encode. Only when that fails (an unknown type,
+NaN, a non-string key, a cycle, a lone surrogate) or the event may nest deeper than PostHog
+parses (``MAX_DEPTH``) does the slow path walk the event, convert what it can, replace the rest
+(by its ``repr``, U+FFFD for a lone surrogate, null below ``MAX_DEPTH``) and say which property
+it touched. The event itself is never dropped for a bad property; strict mode raises instead.
 """
 
 from __future__ import annotations
@@ -11,12 +14,16 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 from .._exceptions import InvalidEventError
-from .._log import logger
+from .._log import clip, clip_repr, logger
 
-__all__ = ["encode_event", "encode_fragment", "to_json_value"]
+__all__ = ["MAX_DEPTH", "encode_event", "encode_fragment", "to_json_value"]
+
+# Containers nested in an event, counting the event itself. PostHog's capture parses with
+# serde_json, whose limit is 128 for the whole request body; this leaves ample room.
+MAX_DEPTH: Final = 64
 
 
 def _convert_known(value: Any) -> Any:
@@ -75,7 +82,7 @@ else:  # pragma: no cover - interpreters without the C accelerator
 
 def encode_fragment(properties: Mapping[str, Any]) -> str:
     """``properties`` as the inside of a JSON object (no braces), for splicing into events."""
-    return encode_event(properties)[1:-1].decode("utf-8", "surrogatepass")
+    return encode_event(properties)[1:-1].decode("utf-8")
 
 
 def encode_event(
@@ -92,16 +99,21 @@ def encode_event(
     """
     try:
         if shared_properties is None:
-            return _dumps(event).encode("utf-8", "surrogatepass")
-        own = _dumps(event["properties"])
-        fragment = shared_properties[1]
-        spliced = "{" + fragment + ("," + own[1:] if len(own) > 2 and fragment else own[1:])
-        text = _encode_string  # uuid and timestamp are generated or normalised: plain ASCII
-        return (
-            f'{{"event":{text(event["event"])},"distinct_id":{text(event["distinct_id"])},'
-            f'"properties":{spliced},"timestamp":"{event["timestamp"]}","uuid":"{event["uuid"]}"}}'
-        ).encode("utf-8", "surrogatepass")
-    except (TypeError, ValueError, RecursionError):
+            line = _dumps(event).encode("utf-8")  # strict: a lone surrogate goes the slow way
+        else:
+            own = _dumps(event["properties"])
+            fragment = shared_properties[1]
+            spliced = "{" + fragment + ("," + own[1:] if len(own) > 2 and fragment else own[1:])
+            text = _encode_string  # uuid and timestamp are generated or normalised: plain ASCII
+            line = (
+                f'{{"event":{text(event["event"])},"distinct_id":{text(event["distinct_id"])},'
+                f'"properties":{spliced},"timestamp":"{event["timestamp"]}",'
+                f'"uuid":"{event["uuid"]}"}}'
+            ).encode()
+        # Fewer brackets than MAX_DEPTH cannot nest deeper; only then look closer (rare).
+        if line.count(b"{") + line.count(b"[") <= MAX_DEPTH or not _too_deep(event):
+            return line
+    except (TypeError, ValueError, RecursionError):  # UnicodeEncodeError is a ValueError
         pass
     if shared_properties is not None:
         event = {**event, "properties": {**shared_properties[0], **event["properties"]}}
@@ -109,15 +121,62 @@ def encode_event(
     clean = to_json_value(event, "", problems, set())
     if problems:
         name = event.get("event")
+        name = clip_repr(_clean_text(name) if isinstance(name, str) else name)
         if strict:
-            raise InvalidEventError(f"event {name!r}: " + "; ".join(problems))
-        logger.warning("event %r: %s", name, "; ".join(problems))
-    return _encoder.encode(clean).encode("utf-8", "surrogatepass")
+            raise InvalidEventError(f"event {name}: " + "; ".join(problems))
+        logger.warning("event %s: %s", name, "; ".join(problems))
+    return _encoder.encode(clean).encode("utf-8")
 
 
-def to_json_value(value: Any, path: str, problems: list[str], active: set[int]) -> Any:
+def _too_deep(value: Any) -> bool:
+    """Whether ``value`` nests containers more than ``MAX_DEPTH`` levels (iterative)."""
+    level, depth = [value], 0
+    while level:
+        depth += 1
+        if depth > MAX_DEPTH:
+            return True
+        nested: list[Any] = []
+        for item in level:
+            children = item.values() if isinstance(item, Mapping) else item
+            nested.extend(c for c in children if isinstance(c, Mapping | list | tuple))
+        level = nested
+    return False
+
+
+def _checked_text(text: str, where: str, problems: list[str]) -> str:
+    clean = _clean_text(text)
+    if clean is not text:
+        problems.append(f"{where} has invalid Unicode (a lone surrogate); replaced by U+FFFD")
+    return clean
+
+
+def _clean_text(value: str) -> str:
+    """``value`` with any lone surrogate replaced by U+FFFD (valid pairs are joined); the same
+    object if it is valid already."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return value
+
+
+def to_json_value(
+    value: Any, path: str, problems: list[str], active: set[int], depth: int = 0
+) -> Any:
     """A JSON-safe copy of ``value``; each fix is described in ``problems`` by its key path."""
-    if value is None or isinstance(value, str | bool | int):
+    try:
+        return _to_json_value(value, path, problems, active, depth)
+    except Exception as exc:  # a hostile object (items() or __iter__ raising): keep the event
+        problems.append(
+            f"{clip(path or 'value')} could not be read ({type(exc).__name__}); sent as null"
+        )
+        return None
+
+
+def _to_json_value(value: Any, path: str, problems: list[str], active: set[int], depth: int) -> Any:
+    if isinstance(value, str):
+        return _checked_text(value, clip(path or "value"), problems)
+    if value is None or isinstance(value, bool | int):
         return value
     if isinstance(value, float):
         if math.isfinite(value):
@@ -125,43 +184,48 @@ def to_json_value(value: Any, path: str, problems: list[str], active: set[int]) 
         problems.append(f"{path or 'value'} is {value!r}, which JSON cannot hold; sent as null")
         return None
     if id(value) in active:
-        problems.append(f"{path} refers to itself; sent as its repr")
+        problems.append(f"{clip(path)} refers to itself; sent as its repr")
         return "<circular reference>"
     if isinstance(value, Mapping | list | tuple):
+        if depth >= MAX_DEPTH:
+            problems.append(
+                f"{clip(path)} is nested more than {MAX_DEPTH} levels deep, more than PostHog "
+                "reads; sent as null"
+            )
+            return None
         active.add(id(value))
         try:
             if isinstance(value, Mapping):
-                return {
-                    _key(k, path, problems): to_json_value(
-                        v, f"{path}.{k}" if path else str(k), problems, active
+                result: dict[str, Any] = {}
+                for k, v in value.items():
+                    key = _key(k, path, problems)
+                    result[key] = to_json_value(
+                        v, f"{path}.{key}" if path else key, problems, active, depth + 1
                     )
-                    for k, v in value.items()
-                }
-            return [to_json_value(v, f"{path}[{i}]", problems, active) for i, v in enumerate(value)]
+                return result
+            return [
+                to_json_value(v, f"{path}[{i}]", problems, active, depth + 1)
+                for i, v in enumerate(value)
+            ]
         finally:
             active.discard(id(value))
     try:
         converted = _convert_known(value)
     except TypeError:
         problems.append(
-            f"{path or 'value'} has type {type(value).__name__}, which JSON cannot hold;"
+            f"{clip(path or 'value')} has type {type(value).__name__}, which JSON cannot hold;"
             " sent as its repr"
         )
-        return _safe_repr(value)
-    return to_json_value(converted, path, problems, active)
+        return _clean_text(clip(value, 1000))
+    return to_json_value(converted, path, problems, active, depth)
 
 
 def _key(key: object, path: str, problems: list[str]) -> str:
     if isinstance(key, str):
-        return key
+        return _checked_text(key, f"a key in {clip(path or 'properties')}", problems)
     if key is None or isinstance(key, bool | int | float):
         return json.dumps(key)  # the json module's own spelling of such keys
-    problems.append(f"{path or 'properties'} has a key of type {type(key).__name__}; sent as str()")
-    return str(key)
-
-
-def _safe_repr(value: object) -> str:
-    try:
-        return repr(value)
-    except Exception:  # a broken __repr__ must not cost the event
-        return f"<unrepresentable {type(value).__name__}>"
+    problems.append(
+        f"{clip(path or 'properties')} has a key of type {type(key).__name__}; sent as str()"
+    )
+    return _clean_text(clip(str(key), 1000))

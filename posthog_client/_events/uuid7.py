@@ -6,12 +6,16 @@ import random
 import threading
 import time
 
+from .._fork_safety import renew_after_fork
+
 __all__ = ["normalize_uuid", "uuid7", "uuid7_time_ms"]
 
 _lock = threading.Lock()
 _random_bits = random.getrandbits
 _last_ms = 0
 _counter = 0  # 12-bit sequence in rand_a keeps ids monotonic within one millisecond
+
+renew_after_fork(globals(), "_lock")
 
 
 def uuid7() -> str:

@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from .._fork_safety import lazy_imports
 from .._identity.context import current_context
 
 if TYPE_CHECKING:
@@ -87,7 +88,8 @@ class FlagBase:
         if service is None:
             with _creation:
                 if self._flag_service is None:
-                    from .service import FlagService
+                    with lazy_imports():
+                        from .service import FlagService
 
                     self._flag_service = FlagService(
                         self.options,

@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
-from .._identity.state import write_atomically
-from .._log import logger, warn_once
+from .._log import warn_once
+from .._storage_files import file_lock, make_dirs, read_file, write_atomically
 from .values import FlagSet
 
 if TYPE_CHECKING:
@@ -181,7 +181,7 @@ class FlagStore:
 
     def _read(self, path: Path) -> FlagFile:
         try:
-            return FlagFile.from_json(json.loads(path.read_bytes()))
+            return FlagFile.from_json(json.loads(read_file(path)))
         except FileNotFoundError:
             return FlagFile()
         except (OSError, ValueError, TypeError, AttributeError) as exc:
@@ -191,7 +191,7 @@ class FlagStore:
     def _read_calls(self) -> tuple[tuple[str, str], set[tuple[str, str]]]:
         assert self._dir is not None
         try:
-            data = json.loads((self._dir / "flag_calls.json").read_bytes())
+            data = json.loads(read_file(self._dir / "flag_calls.json"))
             scope = (str(data["scope"][0]), str(data["scope"][1]))
             return scope, {(str(k), str(v)) for k, v in data["reported"]}
         except (OSError, ValueError, TypeError, KeyError, IndexError):
@@ -212,21 +212,18 @@ class FlagStore:
         if self._dir is None:
             return _NoLock()
         if self._file_lock is None:
-            from filelock import FileLock  # deferred: costly to import
-
             try:
-                self._dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+                make_dirs(self._dir)
             except OSError as exc:
                 self._degrade(f"cannot create {self._dir}: {exc}")
                 return _NoLock()
-            self._file_lock = FileLock(self._dir / "flags.lock", timeout=_LOCK_TIMEOUT_S)
+            self._file_lock = file_lock(self._dir / "flags.lock", timeout=_LOCK_TIMEOUT_S)
         return self._file_lock
 
     def _degrade(self, reason: str) -> None:
         self._dir = None
         self._file_lock = None
         warn_once("flags-degraded", "%s; keeping flags in memory for this process", reason)
-        logger.debug("flag storage degraded to memory")
 
 
 class _NoLock:

@@ -4,13 +4,13 @@ the HTTP stack before)."""
 from __future__ import annotations
 
 import functools
-import os
 import threading
 import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
 from .._config import Options
+from .._fork_safety import lazy_imports, reinit_after_fork
 from .._identity.properties import EventProperties
 from .._identity.session import SessionTracker
 from .._identity.state import StateStore
@@ -62,8 +62,7 @@ class FlagService:
         self._store: FlagStore | None = None
         self.app: AppFlags | None = None
         self._remote: RemoteFlags | None = None
-        if hasattr(os, "register_at_fork"):
-            os.register_at_fork(after_in_child=functools.partial(_after_fork, weakref.ref(self)))
+        reinit_after_fork(functools.partial(_after_fork, weakref.ref(self)))
 
     def app_flags(self) -> AppFlags:
         """The install's flags, created (and loaded if stale) at the first use."""
@@ -93,7 +92,8 @@ class FlagService:
                 if self._remote is None:
                     local = None
                     if self.transport.local_evaluation_possible:
-                        from .local import LocalEvaluator  # the engine: only with a secret key
+                        with lazy_imports():  # the engine: only with a secret key
+                            from .local import LocalEvaluator
 
                         local = LocalEvaluator(self.transport, self.options.flags_poll_interval_s)
                     runtime = "server" if self.options.mode == "server" else "client"

@@ -19,6 +19,7 @@ from urllib.parse import quote
 from .._delivery.http import map_requests_exceptions
 from .._events.runtime import LIB_NAME
 from .._exceptions import RejectedError, RetryableTransportError
+from .._fork_safety import lazy_imports
 from .._version import __version__
 
 if TYPE_CHECKING:
@@ -153,7 +154,8 @@ class FlagsTransport:
         if self._pid != os.getpid():  # forked: the parent's pooled sockets are not ours
             self._session, self._pid = None, os.getpid()
         if self._session is None:
-            import requests
+            with lazy_imports():  # may run on the loader thread: a fork waits for it
+                import requests
 
             self._session = requests.Session()
         return self._session

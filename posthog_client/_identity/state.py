@@ -10,6 +10,7 @@ WARNING: the host app keeps working.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import threading
@@ -19,7 +20,8 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeVar
 
 from .._events.uuid7 import uuid7
-from .._log import logger, warn_once
+from .._log import clip, logger, warn_once
+from .._storage_files import file_lock, make_dirs, open_file, read_file, write_atomically
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -30,7 +32,48 @@ __all__ = ["IdentityState", "StateStore"]
 
 T = TypeVar("T")
 _LOCK_TIMEOUT_S: Final = 5.0
-_FILE_MODE: Final = 0o600
+# Bump the mtime of a symlink itself, never of the file it points to, where the OS can.
+_UTIME_NOFOLLOW: Final = os.utime in os.supports_follow_symlinks
+
+
+_MISSING: Final = object()
+_FROM_IDS: Final = object()  # default of an id: the distinct id, or the anonymous id
+
+
+def _is_id(value: object) -> bool:
+    return isinstance(value, str) and bool(value)
+
+
+def _is_optional_str(value: object) -> bool:
+    return value is None or isinstance(value, str)
+
+
+def _is_ms(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _is_bool(value: object) -> bool:
+    return isinstance(value, bool)
+
+
+def _is_properties(value: object) -> bool:
+    return isinstance(value, dict) and all(isinstance(k, str) for k in value)
+
+
+# Every stored field but distinct_id: (name, check, default when missing or invalid).
+_FIELD_CHECKS: Final[tuple[tuple[str, Callable[[object], bool], object], ...]] = (
+    ("anon_id", _is_id, _FROM_IDS),
+    ("device_id", _is_id, _FROM_IDS),
+    ("identified", _is_bool, False),
+    ("person_processing", _is_bool, False),
+    ("alias", _is_optional_str, None),
+    ("super_properties", _is_properties, MappingProxyType({})),
+    ("session_id", _is_optional_str, None),
+    ("session_start_ms", _is_ms, 0),
+    ("session_last_ms", _is_ms, 0),
+    ("person_props_hash", _is_optional_str, None),
+    ("person_props_session", _is_optional_str, None),
+)
 
 
 class IdentityState(NamedTuple):
@@ -58,19 +101,32 @@ class IdentityState(NamedTuple):
         return cls(distinct_id=new_id, anon_id=new_id, device_id=device_id or new_id)
 
     @classmethod
-    def from_json(cls, data: object) -> IdentityState:
-        """Parse a stored state; ValueError if it is not one."""
+    def from_json(cls, data: object) -> tuple[IdentityState, list[str]]:
+        """Parse a stored state, repairing each field of the wrong type; returns the state and
+        the names of the fields it repaired. ValueError if the identity itself is unusable."""
         if not isinstance(data, dict):
             raise ValueError("not a JSON object")
-        values = {k: v for k, v in data.items() if k in cls._fields}
-        for name in ("distinct_id", "anon_id", "device_id"):
-            if not isinstance(values.get(name), str) or not values[name]:
-                raise ValueError(f"{name} is missing")
-        if not isinstance(values.get("super_properties", {}), dict):
-            raise ValueError("super_properties is not an object")
-        if "identified" not in values:  # written by something older: derive it (R4)
+        distinct_id = data.get("distinct_id")
+        if not isinstance(distinct_id, str) or not distinct_id:
+            raise ValueError("distinct_id is missing")
+        repaired: list[str] = []
+        values: dict[str, Any] = {"distinct_id": distinct_id}
+        fallbacks = {"anon_id": distinct_id}
+        for name, check, default in _FIELD_CHECKS:
+            value = data.get(name, _MISSING)
+            if value is _MISSING:
+                value = default
+            elif not check(value):
+                repaired.append(name)
+                value = default
+            if value is _FROM_IDS:
+                value = fallbacks.get(name) or values["anon_id"]
+            values[name] = value
+        if "identified" not in data or "identified" in repaired:  # derive it (R4)
             values["identified"] = values["distinct_id"] != values["anon_id"]
-        return cls(**values)
+        if values["session_id"] is None:
+            values["session_start_ms"] = values["session_last_ms"] = 0
+        return cls(**values), repaired
 
     def to_json(self) -> dict[str, Any]:
         return {"version": 1, **self._asdict(), "super_properties": dict(self.super_properties)}
@@ -91,6 +147,7 @@ class StateStore:
         self._stamp: tuple[int, int, int] | None = None
         # the choice itself (and when it was made) when nothing is persisted
         self._consent: tuple[bool, str | None] | None = None
+        self._repaired = False  # the file on disk had fields of the wrong type
         self._pid = os.getpid()
 
     def current(self) -> IdentityState:
@@ -104,9 +161,9 @@ class StateStore:
                     self._state = self._read()
                 except OSError:
                     pass  # transact() below degrades with a warning
-            if self._state is not None:
+            if self._state is not None and not self._repaired:
                 return self._state
-            return self.transact(lambda s: (s, s))
+            return self.transact(lambda s: (s, s))  # creates, or persists a repair
 
     def refresh(self) -> None:
         """Pick up another process's changes (one ``stat`` when nothing changed)."""
@@ -144,9 +201,10 @@ class StateStore:
     ) -> T:
         base = loaded or self._state or IdentityState.fresh()
         new, result = change(base)
-        if self._dir is not None and (new != loaded):
+        if self._dir is not None and (new != loaded or self._repaired):
             try:
                 self._write(new)
+                self._repaired = False
             except OSError as exc:
                 self._degrade(f"cannot write {self._dir / 'state.json'}: {exc}")
         self._state = new
@@ -154,11 +212,9 @@ class StateStore:
 
     def _locked(self) -> BaseFileLock:
         if self._file_lock is None:
-            from filelock import FileLock  # deferred: filelock costs tens of ms to import
-
             assert self._dir is not None
-            self._dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-            self._file_lock = FileLock(self._dir / "state.lock", timeout=_LOCK_TIMEOUT_S)
+            make_dirs(self._dir)
+            self._file_lock = file_lock(self._dir / "state.lock", timeout=_LOCK_TIMEOUT_S)
         return self._file_lock
 
     def _read(self) -> IdentityState | None:
@@ -167,29 +223,48 @@ class StateStore:
         path = self._dir / "state.json"
         try:
             stamp = _stamp_of(path)
-            raw = path.read_bytes()
+            state, repaired = _parse(read_file(path))
         except FileNotFoundError:
             return None
-        try:
-            state = IdentityState.from_json(json.loads(raw))
-        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-            aside = path.with_name(f"state.json.corrupt-{int(time.time())}")
-            logger.warning(
-                "identity file %s is corrupt (%s); moved to %s, starting a new identity",
-                path,
-                exc,
-                aside.name,
-            )
-            os.replace(path, aside)
+        except OSError as exc:
+            if exc.errno not in (errno.EISDIR, errno.ELOOP):
+                raise
+            self._set_aside(path, "not a regular file")  # a folder, or a symlink
             return None
+        except (ValueError, RecursionError) as exc:  # not JSON, not UTF-8, or not a state
+            self._set_aside(path, str(exc) or type(exc).__name__)
+            return None
+        if repaired:
+            self._repaired = True
+            warn_once(
+                "state-repaired",
+                "identity file %s had fields of the wrong type (%s); repaired them",
+                path,
+                ", ".join(repaired),
+            )
         self._stamp = stamp
         return state
+
+    def peek(self) -> IdentityState | None:
+        """The state as stored, or None if there is none; creates, locks and repairs nothing (for
+        status reports)."""
+        return self._state if self._dir is None else self._parse_quietly()
+
+    def _set_aside(self, path: Path, why: str) -> None:
+        aside = path.with_name(f"state.json.corrupt-{time.time_ns()}")
+        logger.warning(
+            "identity file %s is unusable (%s); moved to %s, starting a new identity",
+            path,
+            clip(why),
+            aside.name,
+        )
+        os.replace(path, aside)  # moves a folder or a symlink itself, never what it points to
 
     def _parse_quietly(self) -> IdentityState | None:
         assert self._dir is not None
         try:
-            return IdentityState.from_json(json.loads((self._dir / "state.json").read_bytes()))
-        except (OSError, ValueError):
+            return _parse(read_file(self._dir / "state.json"))[0]
+        except (OSError, ValueError, RecursionError):
             return None
 
     def _write(self, state: IdentityState) -> None:
@@ -213,9 +288,9 @@ class StateStore:
         if self._dir is None:
             return self._consent
         try:
-            data = json.loads((self._dir / "consent.json").read_bytes())
+            data = json.loads(read_file(self._dir / "consent.json"))
             opted_out, changed_at = data.get("opted_out"), data.get("changed_at")
-        except (OSError, ValueError, AttributeError):
+        except (OSError, ValueError, AttributeError, RecursionError):
             return None
         if not isinstance(opted_out, bool):
             return None
@@ -227,7 +302,7 @@ class StateStore:
         if self._dir is None:
             return
         try:
-            self._dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            make_dirs(self._dir)
             record = {"opted_out": opted_out, "changed_at": changed_at}
             write_atomically(self._dir / "consent.json", json.dumps(record).encode())
         except OSError as exc:
@@ -240,7 +315,7 @@ class StateStore:
         if self._dir is None:
             return 0
         try:
-            return os.stat(self._dir / "session.activity").st_mtime_ns // 1_000_000
+            return os.lstat(self._dir / "session.activity").st_mtime_ns // 1_000_000
         except OSError:
             return 0
 
@@ -252,10 +327,10 @@ class StateStore:
         ns = now_ms * 1_000_000
         try:
             try:
-                os.utime(path, ns=(ns, ns))
+                os.utime(path, ns=(ns, ns), follow_symlinks=_UTIME_NOFOLLOW)
             except FileNotFoundError:
-                os.close(os.open(path, os.O_WRONLY | os.O_CREAT, _FILE_MODE))
-                os.utime(path, ns=(ns, ns))
+                os.close(open_file(path, os.O_WRONLY | os.O_CREAT))
+                os.utime(path, ns=(ns, ns), follow_symlinks=_UTIME_NOFOLLOW)
         except OSError:
             pass  # the session then ends 30 min after its last persisted activity: harmless
 
@@ -267,21 +342,9 @@ class StateStore:
 
 
 def _stamp_of(path: Path) -> tuple[int, int, int]:
-    st = os.stat(path)
+    st = os.lstat(path)
     return (st.st_mtime_ns, st.st_size, st.st_ino)
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so readers see the old or the new content, never a mix."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, _FILE_MODE)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+def _parse(raw: bytes) -> tuple[IdentityState, list[str]]:
+    return IdentityState.from_json(json.loads(raw))

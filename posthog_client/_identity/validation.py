@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .._exceptions import InvalidDistinctIdError
-from .._log import logger, warn_once
+from .._log import clip_repr, logger, warn_once
 from .ids import illegal_id_reason, merge_refusal_reason
 
 __all__ = ["IdChecker"]
@@ -26,7 +26,7 @@ class IdChecker:
         if reason is None:
             assert isinstance(value, str)
             return value
-        message = f"{operation}({value!r}) refused: {reason}; nothing was sent or changed"
+        message = f"{operation}({clip_repr(value)}) refused: {reason}; nothing was sent or changed"
         if self.strict:
             raise InvalidDistinctIdError(message)
         logger.warning("%s", message)
@@ -40,17 +40,26 @@ class IdChecker:
                 "capture(distinct_id=...) got a %s; sending str() of it",
                 type(value).__name__,
             )
-            value = str(value)
+            try:
+                value = str(value)
+            except Exception as exc:  # a broken __str__: no id to send
+                if self.strict:
+                    raise InvalidDistinctIdError(
+                        f"str() of the distinct id failed: {exc!r}"
+                    ) from exc
+                return None
         if not value.strip():
             if self.strict:
-                raise InvalidDistinctIdError(f"distinct id {value!r} is empty or whitespace")
+                raise InvalidDistinctIdError(
+                    f"distinct id {clip_repr(value)} is empty or whitespace"
+                )
             return None
         reason = merge_refusal_reason(value)
         if reason is not None:  # V6: ingested, but can never be merged
             warn_once(
                 f"capture-id-{value}",
-                "capture(distinct_id=%r): %s; PostHog will never merge this id with another",
-                value,
+                "capture(distinct_id=%s): %s; PostHog will never merge this id with another",
+                clip_repr(value),
                 reason,
             )
         return value

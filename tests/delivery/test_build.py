@@ -24,6 +24,7 @@ from posthog_client._delivery.build import build_delivery
 from posthog_client._delivery.disk_queue import DiskQueue
 from posthog_client._delivery.http import HttpBackend
 from posthog_client._delivery.memory_queue import MemoryQueue
+from posthog_client._delivery.spilling_queue import SpillingQueue
 from posthog_client._delivery.worker import Pipeline
 
 
@@ -40,7 +41,8 @@ def delivered(sink: LoopbackSink) -> Counter[str]:
 def test_persisted_mode_queues_on_disk_in_the_project_folder(tmp_path: Path) -> None:
     delivery = build_delivery(options(tmp_path))
     assert isinstance(delivery, Pipeline)
-    assert isinstance(delivery._queue, DiskQueue)
+    assert isinstance(delivery._queue, SpillingQueue)
+    assert isinstance(delivery._queue._disk, DiskQueue)
     assert isinstance(delivery._backend, HttpBackend)
     assert delivery._backend.url == "http://127.0.0.1:9/batch/"
     assert delivery._threaded
@@ -64,10 +66,15 @@ def test_an_unusable_storage_folder_falls_back_to_memory(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     (tmp_path / "file").write_text("not a folder")
+    backend = ScriptedBackend()
     with caplog.at_level(logging.WARNING, "posthog_client"):
-        delivery = build_delivery(options(tmp_path / "file", backend=ScriptedBackend()))
-    assert isinstance(delivery, Pipeline) and isinstance(delivery._queue, MemoryQueue)
+        delivery = build_delivery(options(tmp_path / "file", backend=backend))
+        assert isinstance(delivery, Pipeline) and isinstance(delivery._queue, SpillingQueue)
+        assert delivery._queue._disk is None
+        assert delivery.submit(event(1))
     assert "disk queue unavailable" in caplog.text
+    assert delivery.flush(5).pending == 0
+    assert [e["properties"]["i"] for e in backend.events] == [1]
     delivery.shutdown(0)
 
 

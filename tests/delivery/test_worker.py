@@ -148,9 +148,13 @@ def test_exhausted_retries_pause_sending_and_keep_the_events(
     assert len(backend.attempts) == 3
     stats = pipeline.stats()
     assert stats["retried"] == 2 and stats["pending"] == 3
-    assert pipeline._paused_until > time.monotonic() + 50  # cool-down of at least 60 s
+    assert pipeline._not_before > time.monotonic() + 50  # cool-down of at least 60 s
     assert len([r for r in caplog.records if "paused" in r.getMessage()]) == 1
-    backend.fail_with = None  # the server is back: an explicit flush tries again at once
+    backend.fail_with = None  # the server is back, but a flush does not cut the pause short
+    started = time.monotonic()
+    assert pipeline.flush(5).pending == 3
+    assert time.monotonic() - started < 1 and len(backend.attempts) == 3
+    pipeline._not_before = time.monotonic()  # the cool-down is over
     result = pipeline.flush(5)
     assert (result.sent, result.pending) == (3, 0)
     assert [e["properties"]["i"] for e in backend.events] == [0, 1, 2]
@@ -230,7 +234,10 @@ def test_sync_mode_keeps_what_it_cannot_send(pipelines: MakePipeline) -> None:
     pipeline = pipelines(backend, threaded=False, max_retries=1)
     assert pipeline.submit(event(1))
     assert pipeline.stats()["pending"] == 1
+    assert len(backend.attempts) == 2  # the first attempt and one retry, then a pause
     backend.fail_with = None
+    assert pipeline.flush(5).pending == 1  # the pause holds for sync callers too
+    pipeline._not_before = time.monotonic()
     assert pipeline.flush(5).sent == 1
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import posthog_client
 from posthog_client import Client, ConsentStatus
+from posthog_client._identity.consent import consent_status
 
 MakeClient = Callable[..., Client]
 
@@ -63,3 +65,37 @@ def test_module_level_consent_status_before_and_after_init(storage_dir: Path) ->
     assert not posthog_client.consent_status().sending  # no client: nothing is sent
     posthog_client.init("phc_test", storage_dir=storage_dir, persist=False)
     assert posthog_client.consent_status().sending
+
+
+# -- the rule itself, with the reasons an app's telemetry adds ----------------------------------
+
+OPTED_OUT = (True, "2026-11-30T10:00:00Z")
+OPTED_IN = (False, "2026-11-29T10:00:00Z")
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        ({"env_variable": "DO_NOT_TRACK", "choice": OPTED_IN}, ("environment", False)),
+        ({"disabled": True, "choice": OPTED_IN}, ("option", False)),
+        ({"choice": OPTED_OUT, "ci_variable": "CI"}, ("user", False)),
+        ({"ci_variable": "CI", "choice": OPTED_IN}, ("ci", False)),
+        ({"default": False}, ("default", False)),
+        ({"default": False, "choice": OPTED_IN}, (None, True)),
+        ({"notice_pending": True}, ("notice", False)),
+        ({"notice_pending": True, "default": False}, ("default", False)),
+        ({}, (None, True)),
+    ],
+)
+def test_the_strongest_reason_wins(arguments: dict[str, Any], expected: tuple[Any, bool]) -> None:
+    arguments = {"env_variable": None, "disabled": False, "choice": None, **arguments}
+    status = consent_status(
+        arguments.pop("env_variable"), arguments.pop("disabled"), arguments.pop("choice"),
+        **arguments,
+    )  # fmt: skip
+    assert (status.blocked_by, status.sending) == expected
+    assert status.reason
+
+
+def test_an_opt_in_says_when() -> None:
+    assert consent_status(None, False, OPTED_IN).reason == "opted in by the user on 2026-11-29"

@@ -1,0 +1,1 @@
+"""Tests of the telemetry kit for apps (``posthog_client.telemetry``)."""
