@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .._fork_safety import lazy_imports
+from .._fork_safety import lazy_imports, renew_after_fork
 from .._identity.context import current_context
 
 if TYPE_CHECKING:
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 __all__ = ["FlagBase"]
 
 _creation = threading.Lock()
+renew_after_fork(globals(), "_creation")
 _NO_USER = (
     "flags need a user here: pass distinct_id=..., or call it inside new_context() once the"
     " request's user is known"
@@ -56,12 +57,9 @@ class FlagBase:
     ) -> None:
         """The install's identity changed: keep its flags in step (C4, C6, G6). Properties set
         on the person are kept for flag requests; a process that uses flags reloads them."""
-        service = self._flag_service
+        service = self._flags_in_use()
         if service is None:
-            directory = self._flag_dir
-            if directory is None or not (directory / "flags.json").exists():
-                return  # flags never used on this install: nothing to keep in step
-            service = self._flags()
+            return  # flags never used on this install: nothing to keep in step
         app, files = service.app, service.files()
         if reset:
             if app is not None:
@@ -77,6 +75,17 @@ class FlagBase:
             reload = reload or after.inputs != before
         if reload and app is not None:
             app.reload()
+
+    def _flags_in_use(self) -> FlagService | None:
+        """The flag machinery if this process uses flags or an earlier run left some on disk
+        (then it is built), else None: nothing to keep in step."""
+        service = self._flag_service
+        if service is None:
+            directory = self._flag_dir
+            if directory is None or not (directory / "flags.json").exists():
+                return None
+            service = self._flags()
+        return service
 
     def _close_flags(self) -> None:
         service = self._flag_service

@@ -27,7 +27,14 @@ if TYPE_CHECKING:
 
     from filelock import BaseFileLock
 
-__all__ = ["CachedFlags", "FlagFile", "FlagInputs", "FlagStore", "merge_person_properties"]
+__all__ = [
+    "CachedFlags",
+    "FlagFile",
+    "FlagInputs",
+    "FlagStore",
+    "merge_group_properties",
+    "merge_person_properties",
+]
 
 _LOCK_TIMEOUT_S: Final = 5.0
 _EMPTY: Final[Mapping[str, Any]] = MappingProxyType({})
@@ -96,6 +103,16 @@ def merge_person_properties(
     for key in unset:
         person.pop(key, None)
     return file._replace(inputs=file.inputs._replace(person_properties=person))
+
+
+def merge_group_properties(
+    file: FlagFile, group_type: str, properties: Mapping[str, Any], *, new_key: bool
+) -> FlagFile:
+    """G1: a group's properties for flags; a new key for the type starts from none."""
+    by_type = dict(file.inputs.group_properties)
+    kept = {} if new_key else dict(by_type.get(group_type, {}))
+    by_type[group_type] = {**kept, **properties}
+    return file._replace(inputs=file.inputs._replace(group_properties=by_type))
 
 
 class FlagStore:

@@ -77,20 +77,16 @@ class GroupMethods(FlagMethods):
         changed = self._store.transact(change)
         if changed is None:
             return
-        if changed or props:
-            self._send(GROUP_IDENTIFY, _identify(group_type, group_key, props), None, None, None)
-        service = self._flag_service
+        if not changed and not props:
+            return
+        self._send(GROUP_IDENTIFY, _identify(group_type, group_key, props), None, None, None)
+        service = self._flags_in_use()
         files = service.files() if service is not None else None
-        if files is not None and (changed or props):
+        if files is not None:
+            from .cache import merge_group_properties
 
-            def keep(file: Any) -> Any:
-                by_type = dict(file.inputs.group_properties)
-                kept = {} if changed else dict(by_type.get(group_type, {}))
-                by_type[group_type] = {**kept, **props}
-                return file._replace(inputs=file.inputs._replace(group_properties=by_type))
-
-            files.update(keep)
-        if service is not None and service.app is not None and (changed or props):
+            files.update(lambda f: merge_group_properties(f, group_type, props, new_key=changed))
+        if service is not None and service.app is not None:
             service.app.reload()
 
     def _event_extras(

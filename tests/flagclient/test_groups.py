@@ -119,3 +119,18 @@ def test_person_profiles_never_ignores_groups(make_client: MakeClient, sent: Sen
     client.group("company", "acme")
     client.capture("e")
     assert all("$groups" not in e["properties"] for e in sent(client))
+
+
+def test_a_group_set_by_a_run_that_reads_no_flag_reaches_the_next_runs_flags(
+    make_client: MakeClient, backend: FlagsBackend
+) -> None:
+    first = make_client()
+    assert first.wait_for_flags(5)
+    first.shutdown(0)
+    make_client().group("company", "acme", {"plan": "enterprise"})  # e.g. a `join-team` command
+    later = make_client()
+    later.reload_feature_flags()
+    assert later.wait_for_flags(5)
+    body = backend.bodies[-1]
+    assert body["groups"] == {"company": "acme"}
+    assert body["group_properties"] == {"company": {"plan": "enterprise"}}
