@@ -280,6 +280,46 @@ def test_server_mode_writes_no_identity_file_even_with_a_disk_queue(
     assert job["distinct_id"] not in ("user_a", "user_b") and job["properties"]["app"] == "api"
 
 
+# -- feature flags and groups ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("explicit", [False, True], ids=["no-id", "explicit-id"])
+def test_flag_calls(world: World, explicit: bool) -> None:
+    asked: list[dict[str, Any]] = []
+
+    def flags(body: dict[str, Any]) -> dict[str, Any]:
+        asked.append(dict(body))
+        return {"flags": {"f": {"key": "f", "enabled": True}}}
+
+    world.backend.flags = flags  # type: ignore[method-assign]
+    with world.inside():
+        value = world.client.get_feature_flag("f", distinct_id="x" if explicit else None)
+        if world.scope == "desktop" and not explicit:  # the install's: cached, loaded at first use
+            assert value is None and world.client.wait_for_flags(5)
+            value = world.client.get_feature_flag("f")
+    whom = "x" if explicit else world.current
+    called = [e for e in world.sent() if e["event"] == "$feature_flag_called"]
+    if whom is None:  # nobody to evaluate for: no request, no event
+        assert value is None and asked == [] and called == []
+        return
+    assert value is True and {body["distinct_id"] for body in asked} == {whom}
+    assert {event["distinct_id"] for event in called} == {whom}
+    runtime = "server" if world.scope.endswith("server") else "client"
+    assert all(body["evaluation_runtime"] == runtime for body in asked)
+
+
+def test_group(world: World) -> None:
+    with world.inside():
+        world.client.group("company", "acme", {"size": 3})
+        world.client.capture("after", distinct_id="x")
+    identify, after = world.sent()
+    assert identify["event"] == "$groupidentify"
+    assert identify["properties"]["$group_set"] == {"size": 3}
+    assert identify["distinct_id"] == (world.current or "$company_acme")
+    carried = after["properties"].get("$groups")
+    assert carried == (None if world.scope == "server" else {"company": "acme"})
+
+
 def test_two_users_captured_by_a_worker_share_nothing(make_client: MakeClient) -> None:
     client = make_client(mode="server")
     client.capture("e", distinct_id="user_a")
