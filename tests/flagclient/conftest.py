@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
 
+from posthog_client import Client
 from posthog_client._flagclient import app
 from posthog_client.testing import MemoryBackend
 
@@ -43,6 +44,16 @@ class FlagsBackend(MemoryBackend):
         if self.error is not None:
             raise self.error
         return self.answer
+
+
+def an_earlier_run(
+    make_client: Callable[..., Client], backend: FlagsBackend, **values: Any
+) -> None:
+    """A run of the app that loads ``values`` into the disk cache and exits."""
+    backend.answer = v2(values)
+    run = make_client()
+    assert run.wait_for_flags(5)
+    run.shutdown(0)
 
 
 @pytest.fixture

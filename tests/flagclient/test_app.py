@@ -13,7 +13,7 @@ import pytest
 from posthog_client import Client, RetryableTransportError
 from posthog_client._flagclient import app
 
-from .conftest import FlagsBackend, v2
+from .conftest import FlagsBackend, an_earlier_run, v2
 
 MakeClient = Callable[..., Client]
 Sent = Callable[[Client], list[dict[str, Any]]]
@@ -67,11 +67,7 @@ def test_the_first_read_answers_at_once_and_the_flags_load_in_the_background(
 def test_another_process_starts_with_the_cached_flags_and_asks_for_none(
     make_client: MakeClient, backend: FlagsBackend
 ) -> None:
-    backend.answer = v2({"beta": True})
-    first = make_client()
-    first.feature_enabled("beta")
-    assert first.wait_for_flags(5)
-    first.shutdown(0)
+    an_earlier_run(make_client, backend, beta=True)
     second = make_client()
     assert second.feature_enabled("beta") is True  # from disk, before any request
     second.shutdown(5)  # would let a load under way finish
@@ -133,11 +129,7 @@ def test_reset_drops_the_users_flags_at_once_and_loads_the_new_anonymous_ones(
 def test_reset_in_a_process_that_reads_no_flag_still_deletes_the_cache(
     make_client: MakeClient, backend: FlagsBackend
 ) -> None:
-    backend.answer = v2({"beta": True})
-    first = make_client()
-    first.feature_enabled("beta")
-    assert first.wait_for_flags(5)
-    first.shutdown(0)
+    an_earlier_run(make_client, backend, beta=True)
     make_client().reset()  # e.g. a `logout` command
     assert make_client().get_feature_flag("beta", send_event=False) is None
 

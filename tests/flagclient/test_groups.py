@@ -10,7 +10,7 @@ import pytest
 import posthog_client
 from posthog_client import Client
 
-from .conftest import FlagsBackend, v2
+from .conftest import FlagsBackend, an_earlier_run, v2
 
 MakeClient = Callable[..., Client]
 Sent = Callable[[Client], list[dict[str, Any]]]
@@ -124,9 +124,7 @@ def test_person_profiles_never_ignores_groups(make_client: MakeClient, sent: Sen
 def test_a_group_set_by_a_run_that_reads_no_flag_reaches_the_next_runs_flags(
     make_client: MakeClient, backend: FlagsBackend
 ) -> None:
-    first = make_client()
-    assert first.wait_for_flags(5)
-    first.shutdown(0)
+    an_earlier_run(make_client, backend)
     make_client().group("company", "acme", {"plan": "enterprise"})  # e.g. a `join-team` command
     later = make_client()
     later.reload_feature_flags()
