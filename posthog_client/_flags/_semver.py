@@ -160,7 +160,11 @@ def _requirement(requirement: str) -> tuple[_Comparator, ...] | None:
             op = "=" if any(p is not None and p in "*xX" for p in parts) else "^"
         major, minor, patch = numbers
         assert major is not None
-        comparators.append(_Comparator(op, major, minor, patch, _pre_key(pre)))
+        try:
+            pre_key = _pre_key(pre)
+        except ValueError:  # a leading zero in a numeric pre-release: no valid requirement
+            return None
+        comparators.append(_Comparator(op, major, minor, patch, pre_key))
     return tuple(comparators)
 
 

@@ -90,6 +90,12 @@ def test_parse_version_orders_like_semver() -> None:
 SEMVER_TEXT = st.text(alphabet="0123456789.-+vVxX*^~<>=, abc", max_size=16)
 
 
+def test_a_requirement_with_a_leading_zero_pre_release_never_matches() -> None:
+    # found by the property below: "0-00" made the caret requirement raise
+    assert in_range("semver_caret", 0, "0-00") is False
+    assert in_range("semver_tilde", "0.0.0-1", "0.0.0-01") is False
+
+
 @given(actual=st.one_of(SEMVER_TEXT, st.integers(), st.none()), expected=SEMVER_TEXT)
 def test_semver_operators_never_raise(actual: Any, expected: str) -> None:
     for operator in ("semver_eq", "semver_neq", "semver_gt", "semver_lte"):
