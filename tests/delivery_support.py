@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from posthog_client._config import Options
+from posthog_client._delivery.backend import EventResults
 from posthog_client._delivery.build import _build_queue
 from posthog_client._delivery.queue import Counters
 from posthog_client._delivery.worker import Pipeline
@@ -36,13 +37,15 @@ def event(i: int = 0, name: str = "e", **properties: Any) -> bytes:
 
 
 class ScriptedBackend:
-    """Raises the queued exceptions (``None`` = succeed) one per attempt, then succeeds.
+    """Raises the queued exceptions (``None`` = succeed) one per attempt, then succeeds; an
+    ``EventResults`` in the script is answered as a server answering per event would (only the
+    events it accepts count as delivered).
 
     ``fail_with`` fails every attempt after the script; ``gate`` makes every send wait for it.
     """
 
-    def __init__(self, *script: Exception | None) -> None:
-        self.script: deque[Exception | None] = deque(script)
+    def __init__(self, *script: Exception | EventResults | None) -> None:
+        self.script: deque[Exception | EventResults | None] = deque(script)
         self.fail_with: Exception | None = None
         self.gate: threading.Event | None = None
         self.attempts: list[list[bytes]] = []
@@ -51,16 +54,21 @@ class ScriptedBackend:
         self.received = threading.Event()
         self.closed = False
 
-    def send(self, batch: Sequence[bytes]) -> None:
+    def send(self, batch: Sequence[bytes]) -> EventResults | None:
         self.attempts.append(list(batch))
         self.attempted.set()
         if self.gate is not None:
             self.gate.wait(10)
-        error = self.script.popleft() if self.script else self.fail_with
-        if error is not None:
-            raise error
+        answer = self.script.popleft() if self.script else self.fail_with
+        if isinstance(answer, Exception):
+            raise answer
+        if answer is not None:
+            refused = {*answer.dropped, *answer.retry}
+            self.delivered.append([e for i, e in enumerate(batch) if i not in refused])
+            return answer
         self.delivered.append(list(batch))
         self.received.set()
+        return None
 
     def close(self) -> None:
         self.closed = True

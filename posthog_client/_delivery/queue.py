@@ -27,6 +27,7 @@ DROP_REASONS: Final = (
     "disk_full",  # disk queue over max_disk_bytes (oldest dropped) or a failed write
     "rejected_4xx",  # a final 4xx for the batch (400, 401, 403, ...)
     "too_large_413",  # a single event still answered 413
+    "rejected_event",  # refused by a server that answers per event (capture v1, Mixpanel)
     "corrupt",  # a queue line that is not an event: a crash's torn write, a damaged file
     "vanished",  # queue files deleted by another program while waiting to be sent
     "shutdown",  # submitted after shutdown()

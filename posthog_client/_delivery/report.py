@@ -24,7 +24,7 @@ from .queue import Counters
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from .backend import Backend
+    from .backend import Backend, EventResults
     from .retry import BatchOutcome
 
 __all__ = ["DeliveryProblem", "ErrorCallback", "Reporter"]
@@ -79,13 +79,13 @@ class Reporter:
         self._status: int | None = None  # of the last failed request
         self._callback_failed = False
 
-    def observe(self, backend: Backend) -> Callable[[Sequence[bytes]], None]:
+    def observe(self, backend: Backend) -> Callable[[Sequence[bytes]], EventResults | None]:
         """``backend.send``, timed and logged at DEBUG."""
 
-        def send(batch: Sequence[bytes]) -> None:
+        def send(batch: Sequence[bytes]) -> EventResults | None:
             start = time.monotonic()
             try:
-                backend.send(batch)
+                results = backend.send(batch)
             except Exception as exc:
                 self._status = getattr(exc, "status_code", None)
                 logger.debug(
@@ -117,6 +117,7 @@ class Reporter:
                     elapsed_ms,
                     exchange[0],
                 )
+            return results
 
         return send
 

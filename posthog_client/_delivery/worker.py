@@ -79,6 +79,9 @@ class Pipeline:
 
     def _init_runtime(self) -> None:
         self._pid = os.getpid()
+        # Events a per-event answer finished behind one that waits: the queue forgets only a
+        # batch's leading finished events, so these are skipped until the prefix reaches them.
+        self._finished_ahead: set[bytes] = set()
         self._wake = threading.Event()
         self._stop = threading.Event()  # set by shutdown: the one thing that cuts a wait short
         self._progress = threading.Condition(threading.Lock())
@@ -156,6 +159,7 @@ class Pipeline:
     def purge(self) -> int:
         if self._pid != os.getpid():
             self._after_fork_in_child()
+        self._finished_ahead = set()
         purged = self._queue.purge()
         self._counters.add("purged", purged)
         return purged
@@ -281,8 +285,15 @@ class Pipeline:
             batch = self._queue.next_batch(self._max_batch, MAX_BATCH_BYTES)
             if batch is None:
                 return
-            outcome = self._policy.attempt(self._send, batch.events)
-            self._queue.ack(batch, outcome.done)
+            events, ahead = batch.events, self._finished_ahead
+            todo = [i for i, event in enumerate(events) if event not in ahead]
+            outcome = self._policy.attempt(self._send, [events[i] for i in todo])
+            finished = [event in ahead for event in events]
+            for position, index in enumerate(todo):
+                finished[index] = outcome.finished[position]
+            prefix = finished.index(False) if False in finished else len(events)
+            self._queue.ack(batch, prefix)
+            self._finished_ahead = {events[i] for i in range(prefix, len(events)) if finished[i]}
             self._record(outcome)
 
     def _record(self, outcome: BatchOutcome) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from delivery_support import ScriptedBackend, event
 
+from posthog_client._delivery.backend import EventResults
 from posthog_client._delivery.retry import MAX_BACKOFF_S, MAX_PAUSE_S, RetryPolicy
 from posthog_client._exceptions import PayloadTooLargeError, RejectedError, RetryableTransportError
 
@@ -83,3 +84,28 @@ def test_a_failed_half_stops_the_batch_with_the_first_half_done() -> None:
     outcome = policy(max_retries=0).attempt(backend.send, [event(i) for i in range(4)])
     assert (outcome.done, outcome.sent) == (2, 2)  # the second half stays queued
     assert outcome.failure == "HTTP 503"
+
+
+def test_a_per_event_answer_finishes_events_anywhere_in_the_batch() -> None:
+    answer = EventResults(
+        dropped={4: "invalid_event"}, retry=frozenset({1, 3}), retry_after_s=2.0, detail="busy"
+    )
+    backend = ScriptedBackend(answer)
+    outcome = policy().attempt(backend.send, [event(i) for i in range(6)])
+    assert outcome.finished == [True, False, True, False, True, True]
+    assert (outcome.sent, outcome.done, outcome.dropped) == (3, 4, {"rejected_event": 1})
+    assert (outcome.failure, outcome.retry_after_s) == ("busy", 2.0)
+    assert outcome.rejection is not None and "invalid_event" in outcome.rejection
+
+
+def test_a_per_event_answer_naming_events_outside_the_batch_is_ignored_for_them() -> None:
+    answer = EventResults(dropped={7: "x", -1: "y"}, retry=frozenset({9}))
+    outcome = policy().attempt(ScriptedBackend(answer).send, [event(0), event(1)])
+    assert outcome.finished == [True, True] and outcome.failure is None
+    assert outcome.sent == 2 and not outcome.dropped
+
+
+def test_an_empty_batch_is_not_sent() -> None:
+    backend = ScriptedBackend()
+    assert policy().attempt(backend.send, []).done == 0
+    assert backend.attempts == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 from delivery_support import ScriptedBackend, event, make_pipeline
 
+from posthog_client._delivery.backend import EventResults
 from posthog_client._delivery.queue import MAX_EVENT_BYTES
 from posthog_client._delivery.worker import THREAD_NAME, Pipeline
 from posthog_client._exceptions import RejectedError, RetryableTransportError
@@ -91,6 +93,25 @@ def test_flush_delivers_everything_in_order_in_bounded_batches(
     assert [e["properties"]["i"] for e in backend.events] == list(range(300))
     assert max(len(batch) for batch in backend.delivered) <= 40
     assert pipeline.stats()["sent"] == 300
+
+
+@pytest.mark.parametrize("persist", [True, False])
+def test_events_a_per_event_answer_finished_are_never_sent_again(
+    pipelines: MakePipeline, persist: bool
+) -> None:
+    answer = EventResults(dropped={4: "invalid_event"}, retry=frozenset({1, 3}))
+    backend = ScriptedBackend(answer)
+    pipeline = pipelines(backend, persist=persist, flush_at=1000, max_batch_size=10)
+    for i in range(6):
+        assert pipeline.submit(event(i))
+    pipeline.flush(5)  # the first answer sets a short backoff (the gate)
+    result = pipeline.flush(5)
+    assert result.pending == 0
+    ids = [[json.loads(e)["properties"]["i"] for e in batch] for batch in backend.attempts]
+    assert ids == [[0, 1, 2, 3, 4, 5], [1, 3]]  # only the events the server asked for
+    assert sorted(e["properties"]["i"] for e in backend.events) == [0, 1, 2, 3, 5]
+    stats = pipeline.stats()
+    assert (stats["sent"], stats["dropped_rejected_event"]) == (5, 1)
 
 
 def test_an_oversized_event_is_refused_and_flush_does_not_hang(
