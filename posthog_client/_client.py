@@ -22,6 +22,8 @@ from ._config import (
     DEFAULT_SESSION_IDLE_TIMEOUT_S,
     DEFAULT_SHUTDOWN_TIMEOUT_S,
     DEFAULT_TIMEOUT_S,
+    CaptureApi,
+    Compression,
     Mode,
     Options,
     env_opt_out_reason,
@@ -95,6 +97,10 @@ class Client(IdentityMethods, ConsentMethods):
     - ``on_error``: called on the delivery thread with a ``DeliveryProblem`` (kind, HTTP
       status, events dropped or waiting, message) when events are dropped or sending pauses;
       ``debug=True`` also logs every request (count, bytes, status, latency).
+    - ``capture_api``: PostHog's ingestion API, ``"v0"`` (``POST /batch/``) or ``"v1"``
+      (``POST /i/v1/analytics/events``: the server answers per event, and only the events it
+      asks to retry are sent again). ``compression``: ``"gzip"`` or, on v1, ``"deflate"``.
+    - ``historical_migration``: mark every batch as a backfill of past events.
 
     A value of the wrong type or out of range raises ``ConfigurationError`` naming the option.
 
@@ -136,6 +142,9 @@ class Client(IdentityMethods, ConsentMethods):
         exception_autocapture_exits: bool = False,
         before_send: BeforeSendHook | None = None,
         on_error: ErrorCallback | None = None,
+        capture_api: CaptureApi = "v0",
+        compression: Compression = "gzip",
+        historical_migration: bool = False,
     ) -> None:
         # The parameters above are the one declaration of the options: pass them all on.
         arguments = {name: value for name, value in locals().items() if name != "self"}
