@@ -8,6 +8,7 @@ from __future__ import annotations
 from ._engine import PersonEngine
 from ._explorer import explorer_routes
 from ._ingest import ingest_routes
+from ._ingest_v1 import ingest_v1_routes
 from ._query import query_routes
 from ._router import Router
 
@@ -17,5 +18,10 @@ __all__ = ["build_router"]
 def build_router(engine: PersonEngine, api_key: str) -> Router:
     """Every route of a server for the project key ``api_key`` backed by ``engine``."""
     return Router(
-        [*ingest_routes(engine, api_key), *query_routes(engine), *explorer_routes(engine)]
+        [
+            *ingest_routes(engine, api_key),
+            *ingest_v1_routes(engine, api_key),
+            *query_routes(engine),
+            *explorer_routes(engine),
+        ]
     )
