@@ -14,7 +14,8 @@ than ``/batch/``, and some of it in other places:
   ``cookieless_mode``, ``$ignore_sent_at`` → ``disable_skew_correction`` (booleans) and
   ``$product_tour_id`` → ``product_tour_id`` (text). Values are coerced as the server coerces
   them ("true", 1…); one that does not coerce stays in properties, where ingestion reads it as
-  on v0, rather than cost the event.
+  on v0, rather than cost the event. An option equal to PostHog's default is left out (the
+  client marks every event ``$process_person_profile``; ``true`` is the default).
 - ``$session_id`` and ``$window_id`` (text) move to the root; ``$set``/``$set_once`` given at the
   root move into properties (the root's keys winning, as on v0); ``$lib`` and ``$lib_version``
   are left out: the server takes them from the ``PostHog-Sdk-Info`` header.
@@ -88,12 +89,13 @@ def to_v1_event(line: bytes) -> V1Event | str:
         for key, field in _ROOT_STRINGS:
             if isinstance(properties.get(key), str):
                 event[field] = properties.pop(key)
-        for key, option, coerce in OPTIONS:
+        for key, option, coerce, default in OPTIONS:
             if key in properties:
                 value = coerce(properties[key])
                 if value is not None:
-                    options[option] = value
                     del properties[key]
+                    if value != default:
+                        options[option] = value
     event["options"] = options
     event["properties"] = properties
     return V1Event(uuid, _dumps(event))

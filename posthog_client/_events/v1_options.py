@@ -1,7 +1,9 @@
 """Capture v1's typed event ``options`` and the properties capture v0 carries them in.
 
 PostHog's v1 endpoint coerces each option leniently and drops an event whose option does not
-coerce; the SDK lifts these properties into ``options`` and the local server puts them back.
+coerce; the SDK lifts these properties into ``options`` and the local server puts them back. An
+option left out takes PostHog's default: person processing on, cookieless mode and skew
+correction off.
 """
 
 from __future__ import annotations
@@ -31,10 +33,10 @@ def as_text(value: object) -> str | None:
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-# (the property v0 reads, the v1 option, its coercion)
-OPTIONS: Final[tuple[tuple[str, str, Callable[[object], object]], ...]] = (
-    ("$cookieless_mode", "cookieless_mode", as_bool),
-    ("$ignore_sent_at", "disable_skew_correction", as_bool),
-    ("$process_person_profile", "process_person_profile", as_bool),
-    ("$product_tour_id", "product_tour_id", as_text),
+# (the property v0 reads, the v1 option, its coercion, PostHog's default)
+OPTIONS: Final[tuple[tuple[str, str, Callable[[object], object], object], ...]] = (
+    ("$cookieless_mode", "cookieless_mode", as_bool, False),
+    ("$ignore_sent_at", "disable_skew_correction", as_bool, False),
+    ("$process_person_profile", "process_person_profile", as_bool, True),
+    ("$product_tour_id", "product_tour_id", as_text, None),
 )

@@ -192,7 +192,7 @@ def _v0_event(raw: dict[str, Any], uuid: str) -> tuple[str | None, dict[str, Any
     if options is not None:
         if not isinstance(options, dict):
             return "invalid_options", {}
-        for key, option, coerce in OPTIONS:
+        for key, option, coerce, _ in OPTIONS:
             if options.get(option) is not None:
                 value = coerce(options[option])
                 if value is None:
