@@ -45,6 +45,10 @@ OPTION_PARAMETERS = [
         ({"backend": object()}, ("backend", "object", "send(batch) and close()")),
         ({"storage_dir": 42}, ("storage_dir", "42", "a path")),
         ({"host": "eu.i.posthog.com"}, ("host", "'eu.i.posthog.com'", "http:// or https://")),
+        ({"capture_api": "v2"}, ("capture_api", "'v2'", "'v0', 'v1'")),
+        ({"compression": "br"}, ("compression", "'br'", "'gzip', 'deflate'")),
+        ({"compression": "deflate"}, ("compression", "deflate", 'capture_api="v1"')),
+        ({"historical_migration": 1}, ("historical_migration", "1", "True or False")),
     ],
 )
 def test_a_bad_value_names_the_option_the_value_and_what_is_accepted(
