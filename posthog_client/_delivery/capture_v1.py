@@ -13,7 +13,9 @@ PostHog's own SDKs treat it). That becomes an ``EventResults``, so the pipeline 
 ``retry`` events again and never the others. Other statuses mean what they mean on v0
 (``HttpTransport._raise_for``): 408, 429 and 5xx are retried with ``Retry-After``, 413 splits the
 batch, other 4xx are final. PostHog documents 429 as final on v1, but a queue that promises to
-lose nothing does not drop events for being rate-limited.
+lose nothing does not drop events for being rate-limited. A 404 or 405 means the host has no v1
+endpoint (an older self-hosted PostHog): a configuration problem, said once at ERROR while the
+events wait, as for a redirect to another host.
 
 **The request id across retries.** The pipeline retries by sending the same events again later,
 in a new ``send``. A batch whose events were all part of the request that is waiting to be sent
@@ -31,8 +33,8 @@ from typing import TYPE_CHECKING, Final, NamedTuple
 from .._events.runtime import LIB_NAME
 from .._events.timestamps import now_timestamp
 from .._events.uuid7 import uuid7
-from .._exceptions import RetryableTransportError, TransportError
-from .._log import clip, clip_repr, logger
+from .._exceptions import RejectedError, RetryableTransportError
+from .._log import clip, clip_repr, error_once, logger
 from .._version import __version__
 from .backend import EventResults
 from .http import HttpTransport, parse_retry_after
@@ -46,6 +48,7 @@ __all__ = ["V1_PATH", "CaptureV1Backend"]
 V1_PATH: Final = "/i/v1/analytics/events"
 _SDK_INFO: Final = f"{LIB_NAME}/{__version__}"
 _ACCEPTED: Final = frozenset({"ok", "warning"})
+_NO_V1: Final = frozenset({404, 405})  # the route does not exist there
 
 
 class _Request(NamedTuple):
@@ -103,8 +106,10 @@ class CaptureV1Backend(HttpTransport):
             if posted:
                 self._waiting = request
             raise
-        except TransportError:
+        except RejectedError as exc:
             self._waiting = None
+            if exc.status_code in _NO_V1:
+                raise self._not_served(exc) from exc
             raise
         retry, refused = _read_answer(response, positions)
         self._waiting = request._replace(uuids=frozenset(retry)) if retry else None
@@ -116,6 +121,16 @@ class CaptureV1Backend(HttpTransport):
             retry=frozenset(positions[uuid] for uuid in retry),
             retry_after_s=parse_retry_after(response.headers.get("Retry-After")),
         )
+
+    def _not_served(self, exc: RejectedError) -> RetryableTransportError:
+        """A host without capture v1 (an older self-hosted PostHog): the events wait."""
+        error_once(
+            "capture-v1-not-served",
+            '%s: this host does not serve capture v1; set capture_api="v0" (or upgrade '
+            "PostHog). Events stay queued.",
+            exc,
+        )
+        return RetryableTransportError(str(exc), status_code=exc.status_code)
 
     def _request_for(self, uuids: frozenset[str]) -> _Request:
         waiting = self._waiting
@@ -143,8 +158,11 @@ def _read_answer(
     response: requests.Response, positions: Mapping[str, int]
 ) -> tuple[list[str], dict[int, str]]:
     """The uuids a 2xx asks to send again, and the events it refused, with the server's reason."""
+    content = response.content
+    if b'"retry"' not in content and b'"drop"' not in content:
+        return [], {}  # every event accepted (the usual answer): no need to read it
     try:
-        results = json.loads(response.content)["results"]
+        results = json.loads(content)["results"]
         if not isinstance(results, dict):
             raise TypeError(type(results).__name__)
     except (ValueError, KeyError, TypeError):

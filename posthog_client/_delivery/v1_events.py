@@ -27,6 +27,7 @@ import json
 import re
 from typing import Any, Final, NamedTuple
 
+from .._events.encoding import encode_event
 from .._events.timestamps import format_timestamp
 from .._events.uuid7 import normalize_uuid
 from .._events.v1_options import OPTIONS
@@ -36,8 +37,10 @@ __all__ = ["V1Event", "to_v1_event"]
 
 _UUID: Final = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _RFC3339_UTC: Final = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|\+00:00)")
-_ROOT_STRINGS: Final = (("$session_id", "session_id"), ("$window_id", "window_id"))
-_FROM_HEADER: Final = ("$lib", "$lib_version")
+_decode: Final = json.JSONDecoder().decode  # built once: json.loads builds one per call
+_ROOT: Final = {"$session_id": "session_id", "$window_id": "window_id"}
+_OPTION_OF: Final = {key: (option, coerce, default) for key, option, coerce, default in OPTIONS}
+_LIFTED: Final = ("$lib", "$lib_version", *_ROOT, *_OPTION_OF)  # out of properties, if there
 
 
 class V1Event(NamedTuple):
@@ -49,8 +52,8 @@ class V1Event(NamedTuple):
 
 def to_v1_event(line: bytes) -> V1Event | str:
     """``line`` in capture v1's shape, or why it cannot be sent there."""
-    try:
-        raw = json.loads(line, parse_constant=_reject)
+    try:  # NaN from a foreign line: encode_event sends it as null
+        raw = _decode(line.decode("utf-8"))  # queued lines are UTF-8: no encoding to detect
     except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         return "not a JSON event"
     if not isinstance(raw, dict):
@@ -83,22 +86,27 @@ def to_v1_event(line: bytes) -> V1Event | str:
     }
     options: dict[str, object] = {}
     if isinstance(properties, dict):  # anything else is sent as is: the server drops the event
-        _move_to_properties(raw, properties)
-        for key in _FROM_HEADER:
-            properties.pop(key, None)
-        for key, field in _ROOT_STRINGS:
-            if isinstance(properties.get(key), str):
-                event[field] = properties.pop(key)
-        for key, option, coerce, default in OPTIONS:
-            if key in properties:
-                value = coerce(properties[key])
-                if value is not None:
+        if "$set" in raw or "$set_once" in raw:
+            _move_to_properties(raw, properties)
+        for key in _LIFTED:
+            if key not in properties:
+                continue
+            value = properties[key]
+            if key in _ROOT:
+                if isinstance(value, str):
+                    event[_ROOT[key]] = properties.pop(key)
+            elif key in _OPTION_OF:
+                option, coerce, default = _OPTION_OF[key]
+                coerced = coerce(value)
+                if coerced is not None:
                     del properties[key]
-                    if value != default:
-                        options[option] = value
+                    if coerced != default:
+                        options[option] = coerced
+            else:  # $lib, $lib_version: from the PostHog-Sdk-Info header
+                del properties[key]
     event["options"] = options
     event["properties"] = properties
-    return V1Event(uuid, _dumps(event))
+    return V1Event(uuid, encode_event(event))  # a lone surrogate (a foreign line) becomes U+FFFD
 
 
 def _move_to_properties(raw: dict[str, Any], properties: dict[str, Any]) -> None:
@@ -127,14 +135,3 @@ def _utc_timestamp(value: object) -> str | None:
         return format_timestamp(parsed)
     except (ValueError, OverflowError):
         return None
-
-
-def _dumps(event: dict[str, Any]) -> bytes:
-    try:
-        return json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
-    except UnicodeEncodeError:  # a lone surrogate from a foreign line: escaped, PostHog reads
-        return json.dumps(event, separators=(",", ":")).encode()  # it as U+FFFD
-
-
-def _reject(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")

@@ -155,6 +155,20 @@ def test_other_4xx_are_final(backend: CaptureV1Backend, status: int) -> None:
 
 
 @responses.activate
+@pytest.mark.parametrize("status", [404, 405])
+def test_a_host_without_capture_v1_keeps_the_events_and_says_so_once(
+    backend: CaptureV1Backend, status: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    responses.post(URL, status=status)
+    for _ in range(2):
+        with pytest.raises(RetryableTransportError) as caught:
+            backend.send([event()])
+        assert caught.value.status_code == status
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1 and 'capture_api="v0"' in errors[0]
+
+
+@responses.activate
 def test_413_asks_for_a_split(backend: CaptureV1Backend) -> None:
     responses.post(URL, status=413)
     with pytest.raises(PayloadTooLargeError):
