@@ -84,9 +84,9 @@ class CaptureV1Backend(HttpTransport):
         for index, line in enumerate(batch):
             event = to_v1_event(line)
             if isinstance(event, str):
-                dropped[index] = f"{event}: not sent"
+                dropped[index] = f"{event}, which capture v1 refuses: not sent"
             elif event.uuid in positions:  # the server would refuse the whole request
-                dropped[index] = "a second event with the same uuid: not sent"
+                dropped[index] = "the same uuid twice, which capture v1 refuses: not sent"
             else:
                 positions[event.uuid] = index
                 events.append(event.data)

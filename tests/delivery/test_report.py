@@ -95,7 +95,7 @@ def test_an_event_refused_in_a_per_event_answer_is_reported_with_that_answers_st
         assert client.flush(5).dropped == 1
     assert problems == [
         DeliveryProblem(
-            "rejected_event", 200, 1, "1 events dropped: the server refused them (invalid_event)"
+            "rejected_event", 200, 1, "1 events dropped: refused for good (invalid_event)"
         )
     ]
 
