@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import atexit
 import functools
 import os
 import sys
@@ -25,12 +24,14 @@ from ._config import (
     DEFAULT_SESSION_IDLE_TIMEOUT_S,
     DEFAULT_SHUTDOWN_TIMEOUT_S,
     DEFAULT_TIMEOUT_S,
+    CaptureApi,
+    Compression,
     Mode,
     Options,
     env_opt_out_reason,
 )
 from ._consent import ConsentMethods
-from ._delivery.contract import Delivery, FlushResult
+from ._delivery.contract import Delivery
 from ._delivery.queue import MAX_EVENT_BYTES
 from ._events import sanitize
 from ._events.encoding import encode_event
@@ -38,7 +39,6 @@ from ._events.timestamps import now_timestamp
 from ._events.uuid7 import uuid7
 from ._exceptions import InvalidEventError, PostHogError
 from ._flagclient.groups import GroupMethods
-from ._fork_safety import lazy_imports
 from ._guard import never_raises
 from ._hooks import install_hooks
 from ._identity.context import current_context
@@ -47,6 +47,7 @@ from ._identity.properties import EventProperties
 from ._identity.session import SessionTracker
 from ._identity.state import StateStore
 from ._identity.validation import IdChecker
+from ._lifecycle import LifecycleMethods
 from ._log import clip_repr, enable_debug_logging, logger, warn_once
 
 if TYPE_CHECKING:
@@ -62,7 +63,7 @@ __all__ = ["Client"]
 _SHARED_FILES_RECHECK_MS: Final = 1000  # how late another process's identify/opt-out may apply
 
 
-class Client(GroupMethods, IdentityMethods, ConsentMethods):
+class Client(GroupMethods, IdentityMethods, ConsentMethods, LifecycleMethods):
     """A PostHog client with a persisted, client-side identity.
 
     Every option is keyword-only. Those whose default is ``None`` fall back to an environment
@@ -101,6 +102,10 @@ class Client(GroupMethods, IdentityMethods, ConsentMethods):
       ``debug=True`` also logs every request (count, bytes, status, latency).
     - ``secret_key`` (``POSTHOG_SECRET_KEY``), ``flags_timeout_s``,
       ``flags_poll_interval_s``, ``flags_refresh_interval_s``: feature flags (see the README).
+    - ``capture_api``: PostHog's ingestion API, ``"v0"`` (``POST /batch/``) or ``"v1"``
+      (``POST /i/v1/analytics/events``: the server answers per event, and only the events it
+      asks to retry are sent again). ``compression``: ``"gzip"`` or, on v1, ``"deflate"``.
+    - ``historical_migration``: mark every batch as a backfill of past events.
 
     A value of the wrong type or out of range raises ``ConfigurationError`` naming the option.
 
@@ -146,6 +151,9 @@ class Client(GroupMethods, IdentityMethods, ConsentMethods):
         flags_timeout_s: float = DEFAULT_FLAGS_TIMEOUT_S,
         flags_poll_interval_s: float = DEFAULT_FLAGS_POLL_INTERVAL_S,
         flags_refresh_interval_s: float = DEFAULT_FLAGS_REFRESH_INTERVAL_S,
+        capture_api: CaptureApi = "v0",
+        compression: Compression = "gzip",
+        historical_migration: bool = False,
     ) -> None:
         # The parameters above are the one declaration of the options: pass them all on.
         arguments = {name: value for name, value in locals().items() if name != "self"}
@@ -308,76 +316,11 @@ class Client(GroupMethods, IdentityMethods, ConsentMethods):
 
     # -- lifecycle -----------------------------------------------------------------------------
 
-    def _get_delivery(self) -> Delivery:
-        delivery = self._delivery
-        if delivery is None:
-            self._check_fork()
-            with self._lock:
-                if self._delivery is None:
-                    with lazy_imports():  # deferred: not needed to import; a fork waits for it
-                        from ._delivery.build import build_delivery
-
-                    self._delivery = build_delivery(self.options)
-                    atexit.register(self._atexit_hook)
-                delivery = self._delivery
-        return delivery
-
     def _reread_shared_files(self, now_ms: int) -> None:
         """Pick up what other processes of the app changed: identity and consent (≤ 1 s late)."""
         self._next_check_ms = now_ms + _SHARED_FILES_RECHECK_MS
         self._store.refresh()
         self.has_opted_out()
-
-    @never_raises(FlushResult())
-    def flush(self, timeout_s: float | None = None) -> FlushResult:
-        """Deliver what is queued, earlier runs' events included, waiting at most ``timeout_s``;
-        returns sent/pending/dropped."""
-        delivery = self._delivery
-        if delivery is None and self.options.persist and not self._closed:
-            if self.has_opted_out():
-                return FlushResult()
-            delivery = self._get_delivery()  # what earlier runs left on disk goes too
-        return FlushResult() if delivery is None else delivery.flush(timeout_s)
-
-    @never_raises(FlushResult())
-    def shutdown(self, timeout_s: float | None = None) -> FlushResult:
-        """Flush within ``timeout_s`` (default ``shutdown_timeout_s``) and stop; idempotent.
-
-        Unsent events stay on disk (persisted mode) for the next process to deliver.
-        """
-        self._check_fork()
-        with self._lock:
-            delivery, self._delivery = self._delivery, None
-            self._closed = True
-            self._stopped = delivery  # stats() keeps its final counters
-        self._sessions.flush()  # the next run continues the session from this run's last event
-        self._close_flags()
-        atexit.unregister(self._atexit_hook)
-        if self._hooks is not None:
-            self._hooks.uninstall()
-        if delivery is None:
-            return FlushResult()
-        return delivery.shutdown(
-            self.options.shutdown_timeout_s if timeout_s is None else timeout_s
-        )
-
-    def stats(self) -> dict[str, int]:
-        """Counters of sent, retried, pending and dropped events (``dropped_<reason>``)."""
-        delivery = self._delivery or self._stopped
-        counters = dict(delivery.stats()) if delivery is not None else {}
-        for reason, count in self._refused.items():
-            counters[f"dropped_{reason}"] = counters.get(f"dropped_{reason}", 0) + count
-        return counters
-
-    def _check_fork(self) -> None:
-        if self._pid != os.getpid():  # forked without Python's hooks (uwsgi, C extensions)
-            self._after_fork()
-
-    def _after_fork(self) -> None:
-        # The child starts with fresh locks and no claim on the parent's pipeline.
-        self._pid = os.getpid()
-        self._lock = threading.Lock()
-        self._store.after_fork()
 
     def __enter__(self) -> Client:
         return self

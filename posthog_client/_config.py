@@ -33,6 +33,8 @@ __all__ = [
     "DEFAULT_SHUTDOWN_TIMEOUT_S",
     "DEFAULT_TIMEOUT_S",
     "SESSION_MAX_LENGTH_S",
+    "CaptureApi",
+    "Compression",
     "Mode",
     "Options",
     "env_opt_out_reason",
@@ -42,6 +44,10 @@ __all__ = [
 
 # "server": a backend service whose events come from request contexts (identity-spec §1g).
 Mode: TypeAlias = Literal["desktop", "server"]
+# PostHog's ingestion API: "v0" POST /batch/, "v1" POST /i/v1/analytics/events (per-event answers)
+CaptureApi: TypeAlias = Literal["v0", "v1"]
+# Content-Encoding of compressed requests; /batch/ reads gzip only, v1 also zlib "deflate"
+Compression: TypeAlias = Literal["gzip", "deflate"]
 
 DEFAULT_HOST: Final = "https://us.i.posthog.com"
 DEFAULT_FLUSH_AT: Final = 20
@@ -156,11 +162,14 @@ class _Fields(NamedTuple):
     flags_timeout_s: float = DEFAULT_FLAGS_TIMEOUT_S
     flags_poll_interval_s: float = DEFAULT_FLAGS_POLL_INTERVAL_S
     flags_refresh_interval_s: float = DEFAULT_FLAGS_REFRESH_INTERVAL_S
+    capture_api: CaptureApi = "v0"
+    compression: Compression = "gzip"
+    historical_migration: bool = False
 
 
 _BOOLEANS: Final = (
     "persist", "strict", "disabled", "debug", "sync_mode", "gzip", "disable_geoip", "read_env",
-    "enable_exception_autocapture", "exception_autocapture_exits",
+    "enable_exception_autocapture", "exception_autocapture_exits", "historical_migration",
 )  # fmt: skip
 # name -> smallest accepted value
 _COUNTS: Final = {"flush_at": 1, "max_batch_size": 1, "max_queue_size": 1, "max_disk_bytes": 1,
@@ -193,6 +202,12 @@ class Options(_Fields):
             )
         _check_choice("mode", self.mode, get_args(Mode))
         _check_choice("person_profiles", self.person_profiles, get_args(PersonProfiles))
+        _check_choice("capture_api", self.capture_api, get_args(CaptureApi))
+        _check_choice("compression", self.compression, get_args(Compression))
+        if self.compression == "deflate" and self.capture_api != "v1":
+            raise ConfigurationError(
+                'compression="deflate" needs capture_api="v1": /batch/ reads gzip only'
+            )
         for name in _BOOLEANS:
             if not isinstance(getattr(self, name), bool):
                 raise _invalid(name, getattr(self, name), "True or False")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ._config import Options
@@ -25,8 +26,7 @@ class ConsentMethods:
     _opt_out_env: str | None  # that, or "disabled": a choice the user cannot undo here
     _opted_out: bool
 
-    def _get_delivery(self) -> Delivery:
-        raise NotImplementedError
+    _get_delivery: Callable[[], Delivery]  # provided by the lifecycle half of Client
 
     def has_opted_out(self) -> bool:
         """True when nothing is sent: ``DO_NOT_TRACK``/``POSTHOG_CLIENT_DISABLED``, ``disabled``

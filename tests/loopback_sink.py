@@ -1,10 +1,13 @@
-"""A PostHog ``/batch/`` sink on 127.0.0.1 for delivery tests and benchmarks (stdlib only).
+"""A PostHog ``/batch/`` and capture v1 sink on 127.0.0.1 for delivery tests and benchmarks
+(stdlib only).
 
 In a test: ``with LoopbackSink() as sink:`` then ``sink.url``, ``sink.events``, ``sink.requests``,
 ``sink.respond(503, {"Retry-After": "1"})`` to script the next answers (``body=`` sets the body,
 ``ECHO`` echoes the request; ``fault="reset"`` drops the connection, ``fault="garbage"`` answers
 bytes that are not HTTP), ``sink.hang()`` to keep requests waiting (until ``sink.release()`` or
 exit, so nothing outlives the test). Like PostHog, a body that is not valid UTF-8 JSON gets a 400.
+A capture v1 request (``/i/v1/…``) gets a result per event: "ok" unless ``respond(200,
+per_event=("ok", "retry", "drop"))`` scripts them by position; only accepted events are kept.
 
 As a process (benchmarks): ``python tests/loopback_sink.py PORT_FILE`` serves until killed and
 answers ``GET /stats`` with ``{"events": n, "distinct": n, "requests": n}``.
@@ -19,6 +22,7 @@ import socket
 import sys
 import threading
 import time
+import zlib
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -36,6 +40,7 @@ class _Answer(NamedTuple):
     hang: bool = False
     body: bytes | None = None
     fault: str | None = None
+    per_event: tuple[str, ...] = ()
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -59,7 +64,8 @@ class _Handler(BaseHTTPRequestHandler):
         sink = self.server.sink
         raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
         gzipped = raw[:2] == b"\x1f\x8b"
-        body = gzip.decompress(raw) if gzipped else raw
+        deflated = self.headers.get("Content-Encoding") == "deflate"
+        body = gzip.decompress(raw) if gzipped else zlib.decompress(raw) if deflated else raw
         answer = sink.next_answer()
         if answer.fault is not None:
             self._fault(answer.fault)
@@ -73,6 +79,7 @@ class _Handler(BaseHTTPRequestHandler):
             uuids = [event.get("uuid") for event in payload["batch"]]
         else:
             uuids = [uuid.decode() for uuid in _UUID.findall(body)]
+        results = _results(uuids, answer.per_event) if self.path.startswith("/i/v1/") else None
         with sink.lock:
             sink.posts += 1
             if sink.keep:
@@ -86,15 +93,19 @@ class _Handler(BaseHTTPRequestHandler):
                     }
                 )
             if 200 <= status < 300:
-                sink.count += len(uuids)
-                sink.uuids.update(uuids)
+                kept = [i for i, u in enumerate(uuids) if not results or results[u] in _ACCEPTED]
+                sink.count += len(kept)
+                sink.uuids.update(uuids[i] for i in kept)
                 if sink.keep and payload is not None:
-                    sink.events.extend(payload["batch"])
+                    sink.events.extend(payload["batch"][i] for i in kept)
         sink.arrived.set()
         if answer.hang:
             sink.released.wait(_HANG_LIMIT_S)
         reply = answer.body
-        if reply is None:
+        if reply is None and results is not None and status == 200:
+            answers = {u: {"result": r, **_DETAILS.get(r, {})} for u, r in results.items()}
+            reply = json.dumps({"results": answers}).encode()
+        elif reply is None:
             reply = b'{"status":1}' if status == 200 else b'{"status":0}'
         elif reply == ECHO:
             reply = body
@@ -117,6 +128,15 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
         except OSError:
             pass  # the client gave up (timeout, exit): nothing to answer
+
+
+_ACCEPTED = frozenset({"ok", "warning"})
+_DETAILS = {"drop": {"details": "invalid_event"}, "retry": {"details": "not_persisted"}}
+
+
+def _results(uuids: list[str], scripted: tuple[str, ...]) -> dict[str, str]:
+    """Each event's capture v1 result by uuid: the scripted ones by position, then "ok"."""
+    return {u: scripted[i] if i < len(scripted) else "ok" for i, u in enumerate(uuids)}
 
 
 class _Server(ThreadingHTTPServer):
@@ -157,11 +177,14 @@ class LoopbackSink:
         times: int = 1,
         body: bytes | None = None,
         fault: str | None = None,
+        per_event: tuple[str, ...] = (),
     ) -> None:
         """Answer the next ``times`` requests with ``status``, ``headers`` and ``body``, or with
-        a ``fault`` ("reset": close the connection; "garbage": bytes that are not HTTP)."""
+        a ``fault`` ("reset": close the connection; "garbage": bytes that are not HTTP); a
+        capture v1 request with ``per_event`` results."""
         for _ in range(times):
-            self._answers.append(_Answer(status, headers or {}, body=body, fault=fault))
+            answer = _Answer(status, headers or {}, body=body, fault=fault, per_event=per_event)
+            self._answers.append(answer)
 
     def hang(self) -> None:
         """Hold every request from now on, until ``release()`` or the sink closes."""

@@ -48,6 +48,10 @@ OPTION_PARAMETERS = [
         ({"secret_key": 7}, ("secret_key", "7", "non-empty secret key")),
         ({"flags_timeout_s": 0}, ("flags_timeout_s", "0", "> 0")),
         ({"flags_refresh_interval_s": -1}, ("flags_refresh_interval_s", "-1", ">= 0")),
+        ({"capture_api": "v2"}, ("capture_api", "'v2'", "'v0', 'v1'")),
+        ({"compression": "br"}, ("compression", "'br'", "'gzip', 'deflate'")),
+        ({"compression": "deflate"}, ("compression", "deflate", 'capture_api="v1"')),
+        ({"historical_migration": 1}, ("historical_migration", "1", "True or False")),
     ],
 )
 def test_a_bad_value_names_the_option_the_value_and_what_is_accepted(

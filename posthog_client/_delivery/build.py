@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from .._config import Options
+from .backend import Backend
+from .capture_v1 import CaptureV1Backend
 from .contract import Delivery
 from .disk_queue import DiskQueue
 from .http import HttpBackend
@@ -19,15 +21,32 @@ def build_delivery(options: Options) -> Delivery:
 
     Persisted mode queues on disk under ``project_dir/queue``, in memory while the disk refuses
     events (``SpillingQueue``); ``persist=False`` queues in memory. The backend is
-    ``options.backend`` or PostHog over HTTP at ``options.host``; ``sync_mode`` delivers on the
-    caller's thread instead of a worker.
+    ``options.backend`` or PostHog over HTTP at ``options.host``, through the API
+    ``options.capture_api`` names; ``sync_mode`` delivers on the caller's thread instead of a
+    worker.
     """
     counters = Counters()
-    backend = options.backend or HttpBackend(
-        options.api_key, options.host, gzip=options.gzip, timeout_s=options.timeout_s
-    )
+    backend = options.backend or _posthog_backend(options)
     return Pipeline(
         options, _build_queue(options, counters), backend, counters, threaded=not options.sync_mode
+    )
+
+
+def _posthog_backend(options: Options) -> Backend:
+    if options.capture_api == "v1":
+        return CaptureV1Backend(
+            options.api_key,
+            options.host,
+            encoding=options.compression if options.gzip else None,
+            timeout_s=options.timeout_s,
+            historical_migration=options.historical_migration,
+        )
+    return HttpBackend(
+        options.api_key,
+        options.host,
+        gzip=options.gzip,
+        timeout_s=options.timeout_s,
+        historical_migration=options.historical_migration,
     )
 
 

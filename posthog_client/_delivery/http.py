@@ -1,14 +1,18 @@
-"""The PostHog HTTP backend: ``POST {host}/batch/`` (capture v0), over one ``requests.Session``.
+"""PostHog over HTTP: ``HttpTransport``, what both capture APIs share, and ``HttpBackend``, capture
+v0 (``POST {host}/batch/``); capture v1 is ``capture_v1.CaptureV1Backend``.
 
-The body is spliced from the already-encoded events, never decoded and re-encoded. With ``gzip``
-every body is compressed, whatever its size (``Content-Encoding: gzip``, as PostHog's SDK
-compliance harness expects). ``requests`` is imported on the first send, off the import path of
-``posthog_client`` (~100 ms), inside ``lazy_imports`` so that a fork waits for it. Errors map to
-the ``TransportError`` tree in one place, ``map_requests_exceptions``.
+One ``requests.Session`` per backend, renewed in a forked child. The v0 body is spliced from the
+already-encoded events, never decoded and re-encoded. When compression is on every body is
+compressed, whatever its size (``Content-Encoding: gzip``, as PostHog's SDK compliance harness
+expects; capture v1 may use zlib ``deflate``). ``requests`` is imported on the first send, off
+the import path of ``posthog_client`` (~100 ms), inside ``lazy_imports`` so that a fork waits
+for it. Errors map to the ``TransportError`` tree in one place, ``map_requests_exceptions``, and
+statuses in another, ``HttpTransport._raise_for``: 413 splits, 408, 429, 5xx and redirects not
+followed are retried, other 4xx are final.
 
 Redirects (301, 302, 307, 308) are followed, re-posting the same body, only on the same host and
-never from https to http (``redirect_target``): the body carries the project key, which must not
-go anywhere the user did not configure. A redirect elsewhere is not followed; the events stay
+never from https to http (``redirect_target``): the request carries the project key, which must
+not go anywhere the user did not configure. A redirect elsewhere is not followed; the events stay
 queued (a configuration problem, fixed by the user while they wait) and one ERROR says so.
 """
 
@@ -20,9 +24,9 @@ import math
 import os
 import sys
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, NoReturn
 
 from .._events.timestamps import now_timestamp
 from .._exceptions import PayloadTooLargeError, RejectedError, RetryableTransportError
@@ -36,6 +40,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "HttpBackend",
+    "HttpTransport",
+    "compress",
     "map_requests_exceptions",
     "parse_retry_after",
     "redirect_target",
@@ -139,33 +145,42 @@ def _gzip(body: bytes) -> bytes:
     return compressor.compress(body) + compressor.flush()
 
 
-class HttpBackend:
-    """Sends batches to a PostHog host (Cloud or self-hosted) or the local reference server."""
+def compress(body: bytes, encoding: str) -> bytes:
+    """``body`` in the ``Content-Encoding`` ``encoding``: "gzip", or "deflate" as HTTP means it,
+    the zlib format (RFC 1950; raw DEFLATE would be misread)."""
+    return _gzip(body) if encoding == "gzip" else zlib.compress(body, GZIP_LEVEL)
 
-    def __init__(self, api_key: str, host: str, *, gzip: bool = True, timeout_s: float = 10.0):
-        self.url = f"{host.rstrip('/')}/batch/"
+
+class HttpTransport:
+    """Posts to one PostHog endpoint (Cloud, self-hosted or the local server) over one session:
+    the reachability probe, compression, redirects and the meaning of each status."""
+
+    def __init__(
+        self, api_key: str, url: str, *, encoding: str | None = "gzip", timeout_s: float = 10.0
+    ) -> None:
+        self.url = url
         self._api_key = api_key
-        self._head = b'{"api_key":' + json.dumps(api_key).encode() + b',"batch":['
-        self._gzip = gzip
+        self._encoding = encoding  # Content-Encoding of every body; None: uncompressed
         self._timeout = (timeout_s, timeout_s)  # connect, read
         self._session: requests.Session | None = None
         self._pid = os.getpid()
         self.last_exchange: tuple[int, int] | None = None  # (HTTP status, request bytes)
 
-    def body(self, batch: Sequence[bytes]) -> bytes:
-        """The request body; ``sent_at`` is now, on every attempt (wire-protocol: timestamps)."""
-        sent_at = now_timestamp()[0].encode()
-        return self._head + b",".join(batch) + b'],"sent_at":"' + sent_at + b'"}'
+    def _post(self, build: Callable[[], tuple[bytes, dict[str, str]]]) -> requests.Response:
+        """POST the body and headers ``build`` makes; the 2xx response, or a ``TransportError``.
 
-    def send(self, batch: Sequence[bytes]) -> None:
+        ``build`` runs once the HTTP stack is loaded, so a send time it stamps excludes the
+        import time.
+        """
         if self._session is None:
             self._check_reachable()
-        session = self._get_session()  # before body(): sent_at must not include import time
-        headers = {"Content-Type": "application/json", "User-Agent": _USER_AGENT}
-        body = self.body(batch)
-        if self._gzip:
-            body = _gzip(body)
-            headers["Content-Encoding"] = "gzip"
+        session = self._get_session()
+        body, headers = build()
+        headers["Content-Type"] = "application/json"
+        headers["User-Agent"] = _USER_AGENT
+        if self._encoding is not None:
+            body = compress(body, self._encoding)
+            headers["Content-Encoding"] = self._encoding
         url = self.url
         for _ in range(MAX_REDIRECTS + 1):
             with map_requests_exceptions():
@@ -179,8 +194,13 @@ class HttpBackend:
         else:
             raise RetryableTransportError(f"more than {MAX_REDIRECTS} redirects from {self.url}")
         self.last_exchange = (status, len(body))  # for the DEBUG log of each request
-        if 200 <= status < 300:
-            return
+        if not 200 <= status < 300:
+            self._raise_for(response, url)
+        return response
+
+    def _raise_for(self, response: requests.Response, url: str) -> NoReturn:
+        """The ``TransportError`` a status that is not 2xx means."""
+        status = response.status_code
         reason = f"HTTP {status} from {url}"
         if status == 413:
             raise PayloadTooLargeError(reason)
@@ -265,3 +285,31 @@ class HttpBackend:
         session, self._session = self._session, None
         if session is not None and self._pid == os.getpid():
             session.close()
+
+
+class HttpBackend(HttpTransport):
+    """Capture v0: batches to ``POST {host}/batch/``, the project key in the body."""
+
+    def __init__(
+        self,
+        api_key: str,
+        host: str,
+        *,
+        gzip: bool = True,
+        timeout_s: float = 10.0,
+        historical_migration: bool = False,
+    ) -> None:
+        encoding = "gzip" if gzip else None
+        super().__init__(
+            api_key, f"{host.rstrip('/')}/batch/", encoding=encoding, timeout_s=timeout_s
+        )
+        backfill = b'"historical_migration":true,' if historical_migration else b""
+        self._head = b'{"api_key":' + json.dumps(api_key).encode() + b"," + backfill + b'"batch":['
+
+    def body(self, batch: Sequence[bytes]) -> bytes:
+        """The request body; ``sent_at`` is now, on every attempt (wire-protocol: timestamps)."""
+        sent_at = now_timestamp()[0].encode()
+        return self._head + b",".join(batch) + b'],"sent_at":"' + sent_at + b'"}'
+
+    def send(self, batch: Sequence[bytes]) -> None:
+        self._post(lambda: (self.body(batch), {}))

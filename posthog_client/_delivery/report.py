@@ -36,6 +36,7 @@ class DeliveryProblem(NamedTuple):
     ``kind`` is ``"paused"`` (sending failed ``max_retries`` times and pauses; ``events`` events
     wait, nothing is lost) or the reason ``events`` events were dropped, as counted in
     ``client.stats()``: ``"rejected_4xx"`` (a final 400/401/403…), ``"too_large_413"``,
+    ``"rejected_event"`` (refused by a server answering per event, e.g. capture v1's ``drop``),
     ``"queue_full"``, ``"disk_full"``, ``"oversize"``, ``"corrupt"`` or ``"shutdown"``.
     ``status`` is the HTTP status when there was one; ``message`` never contains event data.
 
@@ -76,7 +77,7 @@ class Reporter:
         self._error_file = None if error_dir is None else error_dir / ERROR_FILE
         self._error_on_disk = error_dir is not None  # an earlier run may have left one
         self._seen = dict.fromkeys(_QUEUE_DROPS, 0)
-        self._status: int | None = None  # of the last failed request
+        self._status: int | None = None  # of the last request (None: no HTTP status)
         self._callback_failed = False
 
     def observe(self, backend: Backend) -> Callable[[Sequence[bytes]], EventResults | None]:
@@ -101,6 +102,7 @@ class Reporter:
                 self._forget_failure()
             elapsed_ms = (time.monotonic() - start) * 1000
             exchange = getattr(backend, "last_exchange", None)  # (status, body bytes) over HTTP
+            self._status = None if exchange is None else exchange[0]  # a per-event answer's
             if exchange is None:
                 logger.debug(
                     "delivered %d events (%d bytes) to %s in %.0f ms",

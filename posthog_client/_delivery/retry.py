@@ -111,7 +111,7 @@ def _apply_results(results: EventResults, start: int, end: int, outcome: BatchOu
     retry = {i for i in results.retry if 0 <= i < size and i not in dropped}
     outcome.accept(start + i for i in range(size) if i not in dropped and i not in retry)
     for reason in sorted(set(dropped.values())):
-        why = f"the server refused them ({reason})"
+        why = f"refused for good ({reason})"  # by the server, or by a backend before sending
         if results.detail:
             why = f"{why}: {results.detail}"
         outcome.drop("rejected_event", (start + i for i, r in dropped.items() if r == reason), why)

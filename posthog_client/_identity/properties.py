@@ -67,11 +67,13 @@ class EventProperties:
                 props["$session_id"] = session_id
             if not shared.device_keys.isdisjoint(properties):
                 props, separate = {**shared.device[0], **props}, None
+        personless = properties is not None and _asks_personless(properties)
         if explicit_id is None:
             distinct_id, identified = state.distinct_id, state.identified
-            person = shared.person
+            person = shared.person and not personless
             if (
-                not state.person_processing
+                not personless
+                and not state.person_processing
                 and self._options.person_profiles != "never"
                 and (person or (properties and ("$set" in properties or "$set_once" in properties)))
             ):  # R30/R31: person processing sticks once an event asked for it
@@ -79,7 +81,7 @@ class EventProperties:
                 store.transact(lambda s: (s._replace(person_processing=True), None))
         else:
             distinct_id, identified = explicit_id, True
-            person = self._options.person_profiles != "never"
+            person = self._options.person_profiles != "never" and not personless
         props["$is_identified"] = identified
         props["$process_person_profile"] = person
         return distinct_id, props, separate
@@ -110,6 +112,7 @@ class EventProperties:
             props["$session_id"] = session_id
         distinct_id = explicit_id or context_id
         person = distinct_id is not None and self._options.person_profiles != "never"
+        person = person and not (properties and _asks_personless(properties))
         props["$is_server"] = True  # after caller properties: it cannot be overridden (W11)
         props["$is_identified"] = distinct_id is not None
         props["$process_person_profile"] = person
@@ -132,3 +135,13 @@ class EventProperties:
             )
             self._shared = (state, flags, shared)
         return shared
+
+
+def _asks_personless(properties: Mapping[str, Any]) -> bool:
+    """The caller sent ``$process_person_profile: False``: this one event is personless.
+
+    The SDK decides person processing after the caller's properties (R30), with one exception:
+    a caller may always turn it off for an event (posthog-python's personless events, capture
+    v1's ``process_person_profile`` option); turning it on is R31's ``$set``.
+    """
+    return properties.get("$process_person_profile") is False

@@ -27,11 +27,12 @@ _POLL_INTERVAL_S: Final = 0.05  # how fast the serving loop notices stop()
 class LocalServer:
     """PostHog's ingestion API and person rules on SQLite, served from a background thread.
 
-    It accepts ``/batch/``, ``/capture/``, ``/e/``, ``/i/v0/e/`` and ``/track/`` for the
-    project key ``api_key``, answers the query API (``/api/persons``, ``/api/events``,
-    ``/api/ingestion_warnings``) and serves the person explorer at ``/`` (``explorer_url``).
-    ``flags`` (a ``flags.json`` path, a definitions document or ``{key: value}``; changed
-    later with ``set_flags``) are answered at ``/flags`` and ``/flags/definitions``.
+    It accepts ``/batch/``, ``/capture/``, ``/e/``, ``/i/v0/e/``, ``/track/`` and capture v1
+    (``/i/v1/analytics/events``) for the project key ``api_key``, answers the query API
+    (``/api/persons``, ``/api/events``, ``/api/ingestion_warnings``) and serves the person
+    explorer at ``/`` (``explorer_url``). ``flags`` (a ``flags.json`` path, a definitions
+    document or ``{key: value}``; changed later with ``set_flags``) are answered at ``/flags``
+    and ``/flags/definitions``.
     ``port=0`` picks a free port; ``db_path=None`` keeps the data in memory. ``engine`` is the
     ``PersonEngine`` behind it, for direct queries.
 

@@ -31,6 +31,7 @@ __all__ = [
     "IngestRequest",
     "check_token",
     "decode_body",
+    "decode_v1_body",
     "parse_ingest_request",
 ]
 
@@ -164,6 +165,29 @@ def _decompress(body: bytes, hint: str, content_encoding: str, limit: int) -> by
     if len(body) > limit:
         raise RequestRejectedError("event_too_big", f"payload exceeds {limit} bytes", status=413)
     return body
+
+
+def decode_v1_body(body: bytes, content_encoding: str, limit: int) -> bytes:
+    """A capture v1 body in ``Content-Encoding`` ``content_encoding`` (gzip, zlib ``deflate``
+    or none), decompressed within ``limit`` bytes; 415 for another encoding (v1's rule)."""
+    encoding = content_encoding.strip().lower()
+    if encoding == "deflate":
+        inflater = zlib.decompressobj(zlib.MAX_WBITS)
+        out = bytearray()
+        try:
+            _inflate(inflater, memoryview(body), out, limit)
+        except RequestRejectedError as exc:
+            if exc.status == 413:
+                raise
+            raise RequestRejectedError("request_decoding_error", "invalid deflate data") from None
+        if not inflater.eof:
+            raise RequestRejectedError("request_decoding_error", "truncated deflate data")
+        return bytes(out)
+    if encoding not in ("", "identity", "gzip"):
+        raise RequestRejectedError(
+            "unsupported_encoding", f"Content-Encoding {encoding!r} is not supported", status=415
+        )
+    return _decompress(body, "", encoding, limit)
 
 
 def _unbase64(body: bytes) -> bytes:

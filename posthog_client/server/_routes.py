@@ -11,6 +11,7 @@ from ._explorer import explorer_routes
 from ._flag_routes import flag_routes
 from ._flag_source import FlagSource
 from ._ingest import ingest_routes
+from ._ingest_v1 import ingest_v1_routes
 from ._query import query_routes
 from ._router import Router
 
@@ -29,6 +30,7 @@ def build_router(
         [
             *ingest_routes(engine, api_key),
             *flag_routes(engine, api_key, flags or FlagSource(), personal_api_key),
+            *ingest_v1_routes(engine, api_key),
             *query_routes(engine),
             *explorer_routes(engine),
         ]

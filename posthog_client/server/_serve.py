@@ -17,10 +17,10 @@ from ._local import DEFAULT_API_KEY, LocalServer
 __all__ = ["DESCRIPTION", "add_serve_arguments", "serve"]
 
 DESCRIPTION: Final = (
-    "Serve PostHog's ingestion API (/batch/, /capture/, /e/, /i/v0/e/, /track/) with PostHog's "
-    "person-merge rules on SQLite, feature flags (/flags, /flags/definitions) from --flags, "
-    "a JSON query API (/api/persons, /api/events, /api/ingestion_warnings) and a person "
-    "explorer for the browser (/). Stop it with Ctrl-C."
+    "Serve PostHog's ingestion API (/batch/, /capture/, /e/, /i/v0/e/, /track/, "
+    "/i/v1/analytics/events) with PostHog's person-merge rules on SQLite, feature flags "
+    "(/flags, /flags/definitions) from --flags, a JSON query API (/api/persons, /api/events, "
+    "/api/ingestion_warnings) and a person explorer for the browser (/). Stop it with Ctrl-C."
 )
 _DEFAULT_PORT: Final = 8010
 

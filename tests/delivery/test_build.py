@@ -21,8 +21,9 @@ from delivery_support import CHILD, ScriptedBackend, event, options, run_child
 from loopback_sink import LoopbackSink
 
 from posthog_client._delivery.build import build_delivery
+from posthog_client._delivery.capture_v1 import CaptureV1Backend
 from posthog_client._delivery.disk_queue import DiskQueue
-from posthog_client._delivery.http import HttpBackend
+from posthog_client._delivery.http import HttpBackend, HttpTransport
 from posthog_client._delivery.memory_queue import MemoryQueue
 from posthog_client._delivery.spilling_queue import SpillingQueue
 from posthog_client._delivery.worker import Pipeline
@@ -49,6 +50,32 @@ def test_persisted_mode_queues_on_disk_in_the_project_folder(tmp_path: Path) -> 
     delivery.submit(event())
     assert list((options(tmp_path).project_dir / "queue").glob("*.seg"))
     delivery.purge()
+    delivery.shutdown(0)
+
+
+@pytest.mark.parametrize(
+    ("choices", "path", "encoding"),
+    [
+        ({}, "/batch/", "gzip"),
+        ({"gzip": False}, "/batch/", None),
+        ({"capture_api": "v1"}, "/i/v1/analytics/events", "gzip"),
+        ({"capture_api": "v1", "compression": "deflate"}, "/i/v1/analytics/events", "deflate"),
+        (
+            {"capture_api": "v1", "gzip": False, "compression": "deflate"},
+            "/i/v1/analytics/events",
+            None,
+        ),
+    ],
+)
+def test_capture_api_and_compression_choose_the_transport(
+    tmp_path: Path, choices: dict[str, object], path: str, encoding: str | None
+) -> None:
+    delivery = build_delivery(options(tmp_path, persist=False, **choices))
+    assert isinstance(delivery, Pipeline)
+    backend = delivery._backend
+    expected = CaptureV1Backend if choices.get("capture_api") == "v1" else HttpBackend
+    assert type(backend) is expected and isinstance(backend, HttpTransport)
+    assert (backend.url, backend._encoding) == ("http://127.0.0.1:9" + path, encoding)
     delivery.shutdown(0)
 
 

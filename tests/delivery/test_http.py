@@ -54,6 +54,12 @@ def test_body_splices_the_encoded_events_verbatim(backend: HttpBackend) -> None:
     assert backend.url == HOST + "/batch/"
 
 
+def test_historical_migration_marks_the_batch_body() -> None:
+    body = HttpBackend(API_KEY, HOST, historical_migration=True).body([event()])
+    assert json.loads(body)["historical_migration"] is True
+    assert b"historical_migration" not in HttpBackend(API_KEY, HOST).body([event()])
+
+
 @responses.activate
 @pytest.mark.parametrize("status", [200, 204])
 def test_2xx_is_success(backend: HttpBackend, status: int) -> None:

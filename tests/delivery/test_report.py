@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from delivery_support import ScriptedBackend
+from loopback_sink import LoopbackSink
 
 import posthog_client
 from posthog_client import Client, DeliveryProblem
@@ -77,6 +78,25 @@ def test_a_rejected_batch_is_reported_with_its_status_and_count(
     client.flush(5)
     assert problems == [
         DeliveryProblem("rejected_4xx", 400, 2, "2 events dropped: HTTP 400 from x: bad request")
+    ]
+
+
+def test_an_event_refused_in_a_per_event_answer_is_reported_with_that_answers_status(
+    make_client: Callable[..., Client], problems: list[DeliveryProblem]
+) -> None:
+    with LoopbackSink() as sink:
+        sink.respond(503)
+        sink.respond(200, per_event=("ok", "drop"))
+        client = make_client(
+            backend=None, host=sink.url, capture_api="v1", persist=False, on_error=problems.append
+        )
+        client.capture("e", distinct_id="u")
+        client.capture("e", distinct_id="u")
+        assert client.flush(5).dropped == 1
+    assert problems == [
+        DeliveryProblem(
+            "rejected_event", 200, 1, "1 events dropped: refused for good (invalid_event)"
+        )
     ]
 
 

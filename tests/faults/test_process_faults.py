@@ -95,7 +95,7 @@ _PRELOAD = textwrap.dedent(
     sys.meta_path.insert(0, SlowImport())
     from posthog_client import Client
     app = Client("phc_fault_suite_key", host=sys.argv[1], storage_dir=sys.argv[2],
-                 flush_at=1, flush_interval_s=60)
+                 flush_at=1, flush_interval_s=60, capture_api=sys.argv[3])
     app.capture("master", distinct_id="m")  # starts the worker, which imports requests
     assert importing.wait(5)
     pid = os.fork()  # gunicorn --preload forks its workers now
@@ -108,21 +108,23 @@ _PRELOAD = textwrap.dedent(
 )
 
 
+@pytest.mark.parametrize("capture_api", ["v0", "v1"])
 def test_fork_while_the_worker_imports_the_http_stack_leaves_the_child_able_to_send(
-    sink: LoopbackSink, tmp_path: Path
+    sink: LoopbackSink, tmp_path: Path, capture_api: str
 ) -> None:
     done = subprocess.run(
-        [sys.executable, "-c", _PRELOAD, sink.url, str(tmp_path)],
+        [sys.executable, "-c", _PRELOAD, sink.url, str(tmp_path), capture_api],
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert done.stdout.split() == ["0", "0"], done.stderr
     assert sorted(e["event"] for e in sink.events) == ["master", "worker"]
 
 
+@pytest.mark.parametrize("capture_api", ["v0", "v1"])
 def test_fork_under_load_loses_nothing_and_sends_nothing_twice(
-    make_app: MakeApp, sink: LoopbackSink
+    make_app: MakeApp, sink: LoopbackSink, capture_api: str
 ) -> None:
-    app = make_app(flush_at=5, flush_interval_s=0.05)
+    app = make_app(flush_at=5, flush_interval_s=0.05, capture_api=capture_api)
     stop = threading.Event()
     sent: list[str] = []
 
@@ -162,7 +164,7 @@ _KILLED_MID_REQUEST = textwrap.dedent(
     from pathlib import Path
     from posthog_client import Client
     app = Client("phc_fault_suite_key", host=sys.argv[1], storage_dir=sys.argv[2],
-                 flush_at=10_000, flush_interval_s=60, max_batch_size=50)
+                 flush_at=10_000, flush_interval_s=60, max_batch_size=50, capture_api=sys.argv[4])
     for i in range(200):
         app.capture("e", {"i": i}, distinct_id="u", uuid=str(uuid.UUID(int=i + 1)))
     Path(sys.argv[3]).write_text("queued")
@@ -171,21 +173,21 @@ _KILLED_MID_REQUEST = textwrap.dedent(
 )
 
 
+@pytest.mark.parametrize("capture_api", ["v0", "v1"])
 def test_kill_9_during_a_request_resends_at_most_the_batch_in_flight(
-    sink: LoopbackSink, tmp_path: Path
+    sink: LoopbackSink, tmp_path: Path, capture_api: str
 ) -> None:
     storage, ready = tmp_path / "storage", tmp_path / "ready"
     sink.hang()
-    child = subprocess.Popen(
-        [sys.executable, "-c", _KILLED_MID_REQUEST, sink.url, str(storage), str(ready)]
-    )
+    script = [_KILLED_MID_REQUEST, sink.url, str(storage), str(ready), capture_api]
+    child = subprocess.Popen([sys.executable, "-c", *script])
     try:
         assert sink.arrived.wait(20)
     finally:
         child.kill()
         child.wait(10)
     sink.release()  # the held request completes: PostHog ingested that batch
-    with Client(API_KEY, host=sink.url, storage_dir=storage) as next_run:
+    with Client(API_KEY, host=sink.url, storage_dir=storage, capture_api=capture_api) as next_run:
         assert next_run.flush(10).pending == 0
     counts = Counter(e["uuid"] for e in sink.events)
     expected = {str(uuid.UUID(int=i + 1)) for i in range(200)}

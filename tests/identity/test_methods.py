@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import uuid
@@ -11,6 +12,7 @@ from typing import Any
 
 import pytest
 
+import posthog_client
 from posthog_client import Client, InvalidDistinctIdError
 
 Sent = Callable[[Client], list[dict[str, Any]]]
@@ -346,6 +348,23 @@ def test_r30_flags_cannot_be_overridden_by_callers(client: Client, sent: Sent) -
     props = sent(client)[0]["properties"]
     assert props["$is_identified"] is False
     assert props["$process_person_profile"] is False
+
+
+@pytest.mark.parametrize("mode", ["desktop", "server"])
+@pytest.mark.parametrize("explicit", [False, True])
+def test_r30_a_caller_may_only_turn_person_processing_off_for_one_event(
+    make_client: MakeClient, sent: Sent, mode: str, explicit: bool
+) -> None:
+    client = make_client(person_profiles="always", mode=mode)
+    distinct_id = "user_1" if explicit or mode == "server" else None
+    with_context = posthog_client.new_context() if mode == "server" else contextlib.nullcontext()
+    with with_context:
+        if mode == "server":
+            posthog_client.identify_context("user_1")
+        client.capture("personless", {"$process_person_profile": False}, distinct_id=distinct_id)
+        client.capture("next", distinct_id=distinct_id)
+    first, then = (e["properties"]["$process_person_profile"] for e in sent(client))
+    assert (first, then) == (False, True)  # one event only; the setting still decides the rest
 
 
 def test_r31_capture_with_set_turns_person_processing_on_for_good(

@@ -1,4 +1,5 @@
-"""This SDK over real HTTP against the reference server: persons resolve as PostHog's would."""
+"""This SDK over real HTTP against the reference server: persons resolve as PostHog's would,
+through either capture API (v0 ``/batch/``, v1 ``/i/v1/analytics/events``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from posthog_client import Client
+from posthog_client._config import CaptureApi
 from posthog_client.server import LocalServer
 
 
@@ -17,10 +19,15 @@ def server() -> Iterator[LocalServer]:
         yield running
 
 
+@pytest.fixture(params=["v0", "v1"])
+def capture_api(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 def test_anonymous_history_joins_the_user_and_the_alias(
-    server: LocalServer, tmp_path: Path
+    server: LocalServer, tmp_path: Path, capture_api: CaptureApi
 ) -> None:
-    with Client("phc_ours", host=server.url, storage_dir=tmp_path) as app:
+    with Client("phc_ours", host=server.url, storage_dir=tmp_path, capture_api=capture_api) as app:
         anonymous = app.get_distinct_id()
         app.capture("$pageview", {"$current_url": "https://example.com/"})
         app.identify("user_42", {"email": "a@b.c"}, set_once={"signup": "2026"})
@@ -39,8 +46,10 @@ def test_anonymous_history_joins_the_user_and_the_alias(
     assert server.engine.warnings() == []
 
 
-def test_reset_starts_a_new_person_on_the_same_device(server: LocalServer, tmp_path: Path) -> None:
-    with Client("phc_ours", host=server.url, storage_dir=tmp_path) as app:
+def test_reset_starts_a_new_person_on_the_same_device(
+    server: LocalServer, tmp_path: Path, capture_api: CaptureApi
+) -> None:
+    with Client("phc_ours", host=server.url, storage_dir=tmp_path, capture_api=capture_api) as app:
         app.identify("alice")
         app.reset()
         app.capture("$pageview")
