@@ -1,4 +1,5 @@
-"""The PostHog HTTP backend: ``POST {host}/batch/`` (capture v0), over one ``requests.Session``.
+"""The PostHog HTTP backend: ``POST {host}/batch/`` (capture v0), over one ``requests.Session``
+(``HttpTransport``, which the Mixpanel backend shares).
 
 The body is spliced from the already-encoded events, never decoded and re-encoded. With ``gzip``
 every body is compressed, whatever its size (``Content-Encoding: gzip``, as PostHog's SDK
@@ -35,7 +36,10 @@ if TYPE_CHECKING:
     import requests
 
 __all__ = [
+    "USER_AGENT",
     "HttpBackend",
+    "HttpTransport",
+    "gzip_body",
     "map_requests_exceptions",
     "parse_retry_after",
     "redirect_target",
@@ -45,7 +49,7 @@ GZIP_LEVEL: Final = 1  # 7.6x smaller at under half the CPU of level 6 (8.7x): b
 MAX_REDIRECTS: Final = 5
 _REDIRECTS: Final = frozenset({301, 302, 307, 308})
 _RETRYABLE_STATUS: Final = frozenset({408, 429})
-_USER_AGENT: Final = f"posthog-client-python/{__version__}"
+USER_AGENT: Final = f"posthog-client-python/{__version__}"
 _KEY_HINT: Final = (
     "check that api_key is the project API key (phc_..., Project settings), not a personal API "
     "key, and that host is your project's region (https://us.i.posthog.com or "
@@ -133,40 +137,37 @@ def redirect_target(url: str, location: str) -> str | None:
     return target
 
 
-def _gzip(body: bytes) -> bytes:
+def gzip_body(body: bytes) -> bytes:
     # zlib with a gzip header (wbits 31) and no file name or mtime: smallest, reproducible output.
     compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)
     return compressor.compress(body) + compressor.flush()
 
 
-class HttpBackend:
-    """Sends batches to a PostHog host (Cloud or self-hosted) or the local reference server."""
+class HttpTransport:
+    """One ``requests.Session`` to one ingestion host, shared by PostHog's and Mixpanel's
+    backends: the reachability check before the first request, same-host redirects, a new
+    session in a forked child. ``post`` maps network errors and redirects it does not follow to
+    ``RetryableTransportError``; the subclass reads every other answer."""
 
-    def __init__(self, api_key: str, host: str, *, gzip: bool = True, timeout_s: float = 10.0):
-        self.url = f"{host.rstrip('/')}/batch/"
-        self._api_key = api_key
-        self._head = b'{"api_key":' + json.dumps(api_key).encode() + b',"batch":['
-        self._gzip = gzip
+    def __init__(self, url: str, *, timeout_s: float) -> None:
+        self.url = url
         self._timeout = (timeout_s, timeout_s)  # connect, read
         self._session: requests.Session | None = None
         self._pid = os.getpid()
+        self._moved: dict[str, str] = {}  # permanent redirects: later requests go straight there
         self.last_exchange: tuple[int, int] | None = None  # (HTTP status, request bytes)
 
-    def body(self, batch: Sequence[bytes]) -> bytes:
-        """The request body; ``sent_at`` is now, on every attempt (wire-protocol: timestamps)."""
-        sent_at = now_timestamp()[0].encode()
-        return self._head + b",".join(batch) + b'],"sent_at":"' + sent_at + b'"}'
-
-    def send(self, batch: Sequence[bytes]) -> None:
+    def connect(self) -> requests.Session:
+        """The session, made (after the reachability check) on first use."""
         if self._session is None:
             self._check_reachable()
-        session = self._get_session()  # before body(): sent_at must not include import time
-        headers = {"Content-Type": "application/json", "User-Agent": _USER_AGENT}
-        body = self.body(batch)
-        if self._gzip:
-            body = _gzip(body)
-            headers["Content-Encoding"] = "gzip"
-        url = self.url
+        return self._get_session()
+
+    def post(self, url: str, body: bytes, headers: dict[str, str]) -> requests.Response:
+        """POST ``body`` to ``url`` (or where it moved to), following same-host redirects."""
+        session = self.connect()
+        start = url
+        url = self._moved.get(url, url)
         for _ in range(MAX_REDIRECTS + 1):
             with map_requests_exceptions():
                 response = session.post(
@@ -176,25 +177,18 @@ class HttpBackend:
             if status not in _REDIRECTS:
                 break
             url = self._follow(url, status, response.headers.get("Location") or "")
+            if status in (301, 308):  # permanent
+                self._moved[start] = url
         else:
-            raise RetryableTransportError(f"more than {MAX_REDIRECTS} redirects from {self.url}")
+            raise RetryableTransportError(f"more than {MAX_REDIRECTS} redirects from {start}")
         self.last_exchange = (status, len(body))  # for the DEBUG log of each request
-        if 200 <= status < 300:
-            return
-        reason = f"HTTP {status} from {url}"
-        if status == 413:
-            raise PayloadTooLargeError(reason)
-        redirect = status < 400  # one this SDK does not follow (300, 303, 304, ...)
-        if redirect:
+        if 300 <= status < 400:  # a redirect this SDK does not follow (300, 303, 304, ...)
             error_once(f"http-{status}", "%s answers HTTP %d; events stay queued", url, status)
-        if redirect or status in _RETRYABLE_STATUS or status >= 500:
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            raise RetryableTransportError(reason, status_code=status, retry_after_s=retry_after)
-        if status in (401, 403):
-            error_once(
-                f"http-{status}", "PostHog refused the project key (%s): %s", reason, _KEY_HINT
+            raise RetryableTransportError(
+                f"HTTP {status} from {url}", status_code=status, retry_after_s=retry_after
             )
-        raise RejectedError(f"{reason}: {self._redacted(response.text)}", status_code=status)
+        return response
 
     def _follow(self, url: str, status: int, location: str) -> str:
         target = redirect_target(url, location)
@@ -209,13 +203,7 @@ class HttpBackend:
                 clip(location),
             )
             raise RetryableTransportError(f"HTTP {status} from {url}: redirect not followed")
-        if status in (301, 308):  # permanent: later batches go straight there
-            self.url = target
         return target
-
-    def _redacted(self, text: str) -> str:
-        """A response body fit for a log line: short, and never the key (some servers echo)."""
-        return clip(text.replace(self._api_key, "<api_key>"), 200)
 
     def _check_reachable(self) -> None:
         """Before a process loads the HTTP stack (~100 ms of imports) for its first request,
@@ -265,3 +253,45 @@ class HttpBackend:
         session, self._session = self._session, None
         if session is not None and self._pid == os.getpid():
             session.close()
+
+
+class HttpBackend(HttpTransport):
+    """Sends batches to a PostHog host (Cloud or self-hosted) or the local reference server."""
+
+    def __init__(self, api_key: str, host: str, *, gzip: bool = True, timeout_s: float = 10.0):
+        super().__init__(f"{host.rstrip('/')}/batch/", timeout_s=timeout_s)
+        self._api_key = api_key
+        self._head = b'{"api_key":' + json.dumps(api_key).encode() + b',"batch":['
+        self._gzip = gzip
+
+    def body(self, batch: Sequence[bytes]) -> bytes:
+        """The request body; ``sent_at`` is now, on every attempt (wire-protocol: timestamps)."""
+        sent_at = now_timestamp()[0].encode()
+        return self._head + b",".join(batch) + b'],"sent_at":"' + sent_at + b'"}'
+
+    def send(self, batch: Sequence[bytes]) -> None:
+        self.connect()  # before body(): sent_at must not include import time
+        headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
+        body = self.body(batch)
+        if self._gzip:
+            body = gzip_body(body)
+            headers["Content-Encoding"] = "gzip"
+        response = self.post(self.url, body, headers)
+        status = response.status_code
+        if 200 <= status < 300:
+            return
+        reason = f"HTTP {status} from {response.url or self.url}"
+        if status == 413:
+            raise PayloadTooLargeError(reason)
+        if status in _RETRYABLE_STATUS or status >= 500:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            raise RetryableTransportError(reason, status_code=status, retry_after_s=retry_after)
+        if status in (401, 403):
+            error_once(
+                f"http-{status}", "PostHog refused the project key (%s): %s", reason, _KEY_HINT
+            )
+        raise RejectedError(f"{reason}: {self._redacted(response.text)}", status_code=status)
+
+    def _redacted(self, text: str) -> str:
+        """A response body fit for a log line: short, and never the key (some servers echo)."""
+        return clip(text.replace(self._api_key, "<api_key>"), 200)
