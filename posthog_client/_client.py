@@ -38,7 +38,7 @@ from ._fork_safety import lazy_imports
 from ._guard import never_raises
 from ._hooks import install_hooks
 from ._identity.context import current_context
-from ._identity.methods import IdentityMethods
+from ._identity.mixpanel import MixpanelIdentityMethods, identity_factory
 from ._identity.properties import EventProperties
 from ._identity.session import SessionTracker
 from ._identity.state import StateStore
@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     import datetime as dt
     from uuid import UUID
 
+    from . import _types
     from ._delivery.backend import Backend
     from ._delivery.report import ErrorCallback
     from ._types import BeforeSendHook, PersonProfiles
@@ -58,7 +59,7 @@ __all__ = ["Client"]
 _SHARED_FILES_RECHECK_MS: Final = 1000  # how late another process's identify/opt-out may apply
 
 
-class Client(IdentityMethods, ConsentMethods):
+class Client(MixpanelIdentityMethods, ConsentMethods):
     """A PostHog client with a persisted, client-side identity.
 
     Every option is keyword-only. Those whose default is ``None`` fall back to an environment
@@ -95,6 +96,8 @@ class Client(IdentityMethods, ConsentMethods):
     - ``on_error``: called on the delivery thread with a ``DeliveryProblem`` (kind, HTTP
       status, events dropped or waiting, message) when events are dropped or sending pauses;
       ``debug=True`` also logs every request (count, bytes, status, latency).
+    - ``mixpanel_token``: send to Mixpanel (``mixpanel_region``'s host, or ``host``) with its
+      ID-merge model ``mixpanel_id_merge`` instead of PostHog; README "Sending to Mixpanel".
 
     A value of the wrong type or out of range raises ``ConfigurationError`` naming the option.
 
@@ -136,6 +139,10 @@ class Client(IdentityMethods, ConsentMethods):
         exception_autocapture_exits: bool = False,
         before_send: BeforeSendHook | None = None,
         on_error: ErrorCallback | None = None,
+        mixpanel_token: str | None = None,
+        mixpanel_region: _types.MixpanelRegion = "us",
+        mixpanel_id_merge: _types.MixpanelIdMerge = "simplified",
+        mixpanel_service_account: _types.MixpanelServiceAccount | None = None,
     ) -> None:
         # The parameters above are the one declaration of the options: pass them all on.
         arguments = {name: value for name, value in locals().items() if name != "self"}
@@ -145,9 +152,11 @@ class Client(IdentityMethods, ConsentMethods):
         self._env_opt_out = env_opt_out_reason(None, None if read_env else ("DO_NOT_TRACK",))
         self._opt_out_env = self._env_opt_out or ("disabled" if self.options.disabled else None)
         self._server = self.options.mode == "server"
+        self._mixpanel = self.options.mixpanel_id_merge if self.options.mixpanel_token else None
         # A server has no identity file (A23); persist=True only keeps its queue on disk.
         persisted = self.options.persist and self._opt_out_env is None and not self._server
-        self._store = StateStore(self.options.project_dir if persisted else None)
+        directory = self.options.project_dir if persisted else None
+        self._store = StateStore(directory, new_id=identity_factory(self.options))
         self._ids = IdChecker(self.options.strict)
         self._opted_out = self._opt_out_env is not None
         self._next_check_ms = 0  # when files other processes may change are read again

@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple, TypeAlias, ge
 
 from ._exceptions import ConfigurationError
 from ._log import logger
-from ._types import BeforeSendHook, PersonProfiles
+from ._types import (
+    BeforeSendHook,
+    MixpanelIdMerge,
+    MixpanelRegion,
+    MixpanelServiceAccount,
+    PersonProfiles,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -146,6 +152,10 @@ class _Fields(NamedTuple):
     exception_autocapture_exits: bool = False
     before_send: BeforeSendHook | None = None
     on_error: ErrorCallback | None = None
+    mixpanel_token: str | None = None
+    mixpanel_region: MixpanelRegion = "us"
+    mixpanel_id_merge: MixpanelIdMerge = "simplified"
+    mixpanel_service_account: MixpanelServiceAccount | None = None
 
 
 _BOOLEANS: Final = (
@@ -216,6 +226,24 @@ class Options(_Fields):
             raise _invalid("backend", backend, "an object with send(batch) and close() methods")
         if self.on_error is not None and not callable(self.on_error):
             raise _invalid("on_error", self.on_error, "a function taking a DeliveryProblem")
+        self._validate_mixpanel()
+
+    def _validate_mixpanel(self) -> None:
+        token = self.mixpanel_token
+        if token is not None and (not isinstance(token, str) or not token.strip()):
+            raise _invalid("mixpanel_token", token, "a Mixpanel project token (a non-empty str)")
+        _check_choice("mixpanel_region", self.mixpanel_region, get_args(MixpanelRegion))
+        _check_choice("mixpanel_id_merge", self.mixpanel_id_merge, get_args(MixpanelIdMerge))
+        account = self.mixpanel_service_account
+        if account is not None and not (
+            isinstance(account, tuple)
+            and len(account) == 3
+            and all(isinstance(part, str) and part for part in account)
+        ):
+            accepted = "MixpanelServiceAccount(username, secret, project_id)"
+            raise _invalid("mixpanel_service_account", "<credentials>", accepted)
+        if account is not None and token is None:
+            raise ConfigurationError("mixpanel_service_account needs mixpanel_token")
 
     @classmethod
     def resolve(cls, api_key: str | None = None, **kwargs: object) -> Options:
@@ -228,8 +256,13 @@ class Options(_Fields):
         """
         read_env = kwargs.get("read_env", True)
         env: Mapping[str, str] = os.environ if read_env is not False else {}
+        mixpanel = kwargs.get("mixpanel_token")
+        if api_key is None and isinstance(mixpanel, str):
+            api_key = mixpanel  # Mixpanel's token names the storage folder: no POSTHOG_API_KEY
         key = api_key if api_key is not None else env.get("POSTHOG_API_KEY", "")
         host = kwargs.pop("host", None)
+        if host is None and mixpanel is not None:
+            host = _mixpanel_host(kwargs.get("mixpanel_region"))
         if host is None:
             host = _env_host(env.get("POSTHOG_HOST"))
         elif not isinstance(host, str):
@@ -279,6 +312,13 @@ class Options(_Fields):
             root = Path(platformdirs.user_data_dir("posthog_client", appauthor=False))
         digest = hashlib.sha256(self.api_key.encode()).hexdigest()[:16]
         return root / digest
+
+
+def _mixpanel_host(region: object) -> str:
+    """The ingestion host of a Mixpanel project's region (D16), never ``POSTHOG_HOST``."""
+    from ._mixpanel import HOSTS  # deferred: only a Mixpanel client needs the Mixpanel wire
+
+    return HOSTS.get(region, HOSTS["us"]) if isinstance(region, str) else HOSTS["us"]
 
 
 def _invalid(name: str, value: object, accepted: str) -> ConfigurationError:

@@ -20,7 +20,6 @@ from posthog_client._identity import machine as identity
 from posthog_client._identity.state import IdentityState
 from posthog_client._mixpanel import (
     MixpanelSettings,
-    ServiceAccountCredentials,
     WireRequest,
     alias_refusal,
     check_import_answer,
@@ -30,11 +29,12 @@ from posthog_client._mixpanel import (
     new_device_id,
     update_request,
 )
+from posthog_client._types import MixpanelServiceAccount
 from posthog_client.server.mixpanel import Answer, MixpanelEngine, ServiceAccount
 
 from . import NOW, Clock
 
-SERVICE_ACCOUNT = ServiceAccountCredentials("sa-user", "sa-secret", "42")
+SERVICE_ACCOUNT = MixpanelServiceAccount("sa-user", "sa-secret", "42")
 """The credentials the transport holds; ``SERVER_ACCOUNT`` is the same account server-side."""
 SERVER_ACCOUNT = ServiceAccount(*SERVICE_ACCOUNT)
 
