@@ -27,7 +27,7 @@ from ._explorer_person import PersonView, person_page
 from ._query import BadParameterError, page
 from ._router import Handler, Request, Response, Route
 
-__all__ = ["explorer_routes"]
+__all__ = ["explorer_routes", "static_routes"]
 
 _PERSONS_PER_PAGE: Final = 50
 _EVENTS_PER_PAGE: Final = 100
@@ -46,6 +46,13 @@ def explorer_routes(engine: PersonEngine) -> list[Route]:
         Route("GET", "/events", explorer.events, private=True, html=True),
         Route("GET", "/warnings", explorer.warnings, private=True, html=True),
         Route("GET", "/explorer/revision", explorer.revision, private=True),
+        *static_routes(),
+    ]
+
+
+def static_routes() -> list[Route]:
+    """The stylesheet and the script of the explorer's pages."""
+    return [
         Route("GET", "/explorer/app.css", _static(CSS, "text/css")),
         Route("GET", "/explorer/app.js", _static(JS, "text/javascript")),
     ]

@@ -8,10 +8,13 @@ from __future__ import annotations
 from ._engine import PersonEngine
 from ._explorer import explorer_routes
 from ._ingest import ingest_routes
+from ._mixpanel_explorer import mixpanel_explorer_routes
+from ._mixpanel_routes import mixpanel_routes
 from ._query import query_routes
 from ._router import Router
+from .mixpanel import MixpanelEngine
 
-__all__ = ["build_router"]
+__all__ = ["build_mixpanel_router", "build_router"]
 
 
 def build_router(engine: PersonEngine, api_key: str) -> Router:
@@ -19,3 +22,9 @@ def build_router(engine: PersonEngine, api_key: str) -> Router:
     return Router(
         [*ingest_routes(engine, api_key), *query_routes(engine), *explorer_routes(engine)]
     )
+
+
+def build_mixpanel_router(engine: MixpanelEngine) -> Router:
+    """Every route of a server resolving identities the Mixpanel way: Mixpanel's ingestion API
+    (its ``/track`` in place of PostHog's), the query API and the explorer over ``engine``."""
+    return Router([*mixpanel_routes(engine), *mixpanel_explorer_routes(engine)])

@@ -97,6 +97,8 @@ class MixpanelEngine:
         self._lock = threading.RLock()
         self._store = Store(db_path)
         self._closed = False
+        self.revision = 0
+        """Moves on every ingested request: the explorer's pages poll it to refresh."""
         try:
             with self._store.transaction():
                 stored = self._store.meta("model")
@@ -203,6 +205,7 @@ class MixpanelEngine:
             ingestion.run(
                 endpoint, records, strict=endpoint == "import" if strict is None else strict
             )
+            self.revision += 1
         report = ingestion.report()
         logger.debug(
             "local mixpanel server: /%s kept %d of %d records (%d failed)",
