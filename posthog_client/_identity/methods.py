@@ -112,6 +112,10 @@ class IdentityMethods(SuperPropertyMethods):
         Mixpanel mode replays the anonymous person updates here)."""
         return identity.identify(state, new_id, to_set, to_set_once, session_id)
 
+    def _aliased(self, state: IdentityState, alias_id: str) -> identity.Outcome:
+        """``alias`` of this install's own identity, run in the state's transaction."""
+        return identity.alias(state, alias_id)
+
     def _current_session(self) -> str:
         return self._sessions.session_id(now_timestamp()[1], active=False)
 
@@ -172,7 +176,7 @@ class IdentityMethods(SuperPropertyMethods):
         if new_alias == self._store.current().distinct_id:  # R21: nothing to link
             return self.identify(new_alias)
         before = self._store.current()
-        outcome = self._store.transact(lambda s: _paired(identity.alias(s, new_alias)))
+        outcome = self._store.transact(lambda s: _paired(self._aliased(s, new_alias)))
         self._emit(outcome, "alias", before)
         return outcome.result
 

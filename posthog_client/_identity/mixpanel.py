@@ -8,8 +8,11 @@ Mixpanel's rules around PostHog's state machine, else it passes every call on un
 - ``identify``: an id starting ``$device:`` is refused (V8, MC3). Under Simplified and legacy,
   the person updates made while anonymous are replayed onto the user with the ``$identify``
   (D7): Mixpanel leaves them on the device's profile (MI17).
-- ``alias``: refused under Simplified (D5). Elsewhere ``$create_alias`` as in PostHog mode: the
-  local id does not change, so this install's next events cannot race ahead of it (MI5).
+- ``alias``: refused under Simplified (D5). Elsewhere ``$create_alias`` alone: the local id does
+  not change, so this install's next events cannot race ahead of it (MI5), and nothing is
+  remembered: Mixpanel refuses an id already used as an alias (``errAliasAlreadyExists``, a
+  returning user's second device), and the ``identify`` that follows must then switch to the
+  user's id, the seed's remedy, rather than keep the device's id as PostHog mode does (R14).
 - ``merge_dangerously``: only under Original, with a service account (D8).
 - ``reset``: always a new device id (D4), with a one-time WARNING when asked to keep it.
 - ``register``: Mixpanel's wire properties (``token``, ``time``, ``$insert_id``…) are refused.
@@ -68,7 +71,7 @@ class MixpanelIdentityMethods(IdentityMethods):
         return current_context() is None and self.options.mode == "desktop"
 
     def _unsupported(self, operation: str, why: str) -> bool:
-        warn_once(f"mixpanel-{operation}", "%s() ignored, nothing was sent: %s", operation, why)
+        warn_once(f"mixpanel-{why}", "%s() ignored, nothing was sent: %s", operation, why)
         return False
 
     @never_raises(False)
@@ -156,6 +159,12 @@ class MixpanelIdentityMethods(IdentityMethods):
             return state._replace(pending_person_ops=fold(state.pending_person_ops)), None
 
         self._store.transact(change)
+
+    def _aliased(self, state: IdentityState, alias_id: str) -> identity.Outcome:
+        outcome = super()._aliased(state, alias_id)
+        if self._mixpanel is None:
+            return outcome
+        return outcome._replace(state=state)  # sent, not assumed: Mixpanel may refuse it
 
     def _identified(
         self,

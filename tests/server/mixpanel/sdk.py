@@ -84,7 +84,10 @@ class SdkDevice:
     def alias(self, alias: str) -> list[dict[str, Any]]:
         if alias_refusal(self.id_merge) is not None:  # type: ignore[arg-type]
             return []
-        return self._apply(identity.alias(self.state, alias))
+        state = self.state
+        events = self._apply(identity.alias(state, alias))
+        self.state = state  # the client does not remember it: Mixpanel may refuse it (D5)
+        return events
 
     def set_person_properties(self, **to_set: Any) -> list[dict[str, Any]]:
         return self._apply(identity.set_person_properties(self.state, to_set, None, None))
