@@ -1,5 +1,8 @@
 """Shared pieces of the fault suite: a scriptable PostHog sink, clients aimed at it, dead owners'
-queue files, and a check of what PostHog's capture would accept."""
+queue files, and a check of what PostHog's capture would accept.
+
+Tests that take the ``transport`` fixture run once per transport of the one pipeline: PostHog's
+``/batch/`` and Mixpanel's ``/import`` (``transport_options``, ``http_backend``)."""
 
 from __future__ import annotations
 
@@ -15,8 +18,14 @@ import pytest
 from loopback_sink import LoopbackSink
 
 from posthog_client import Client
+from posthog_client._delivery.backend import Backend
+from posthog_client._delivery.http import HttpBackend
+from posthog_client._delivery.mixpanel import MixpanelBackend
+from posthog_client._mixpanel import MixpanelSettings
 
 API_KEY = "phc_fault_suite_key"
+MIXPANEL_TOKEN = "mp_fault_suite_token"
+TRANSPORTS = ("posthog", "mixpanel")
 MAX_DEPTH = 128  # serde_json's recursion limit in PostHog's capture service
 
 
@@ -24,6 +33,33 @@ MAX_DEPTH = 128  # serde_json's recursion limit in PostHog's capture service
 def sink() -> Iterator[LoopbackSink]:
     with LoopbackSink() as running:
         yield running
+
+
+@pytest.fixture(params=TRANSPORTS)
+def transport(request: pytest.FixtureRequest) -> str:
+    """Each transport of the pipeline in turn."""
+    name: str = request.param
+    return name
+
+
+def transport_options(transport: str) -> dict[str, Any]:
+    """The ``Client`` options that pick ``transport``."""
+    return {"mixpanel_token": MIXPANEL_TOKEN} if transport == "mixpanel" else {}
+
+
+def http_backend(transport: str, url: str, **options: Any) -> Backend:
+    """The HTTP backend of ``transport``, aimed at ``url``."""
+    if transport == "mixpanel":
+        return MixpanelBackend(MixpanelSettings(MIXPANEL_TOKEN), url, **options)
+    return HttpBackend(API_KEY, url, **options)
+
+
+def line(i: int) -> bytes:
+    """A queued event with the uuid ``str(i)``, as either transport sends it."""
+    return (
+        b'{"event":"e","distinct_id":"u","uuid":"%d","properties":{},'
+        b'"timestamp":"2026-01-01T00:00:00.000000+00:00"}' % i
+    )
 
 
 @pytest.fixture
