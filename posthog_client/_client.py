@@ -174,8 +174,10 @@ class Client(MixpanelIdentityMethods, ConsentMethods):
             os.register_at_fork(after_in_child=after_in_child)
         self._before_send, self._hooks = install_hooks(self, self._refused, self._opt_out_env)
         attach = getattr(self.options.backend, "attach", None)
-        if callable(attach):  # a recording backend flushes its clients before it is read
-            attach(self)
+        if callable(attach):  # a recording backend flushes its clients before it is read, and
+            bound = attach(self)  # may record this one through a backend of its own (Mixpanel)
+            if bound is not None:
+                self.options = self.options._replace(backend=bound)
 
     # -- events ------------------------------------------------------------------------------
 
