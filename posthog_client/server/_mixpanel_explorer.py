@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from typing import Final
 from urllib.parse import quote, unquote
 
-from ._explorer import static_routes
-from ._explorer_html import CSP, chip, counted, esc, json_block, layout, pager, table, time_text
+from ._explorer import Pages, page_routes
+from ._explorer_html import chip, counted, esc, json_block, pager, table, time_text
 from ._query import BadParameterError, page
 from ._router import Request, Response, Route
 from .mixpanel import MixpanelEngine, MixpanelEvent, MixpanelPerson, Refusal
@@ -22,19 +22,11 @@ from .mixpanel import MixpanelEngine, MixpanelEvent, MixpanelPerson, Refusal
 __all__ = ["mixpanel_explorer_routes"]
 
 _PER_PAGE: Final = 50
-_PAGE_HEADERS: Final = (("Content-Security-Policy", CSP), ("Cache-Control", "no-store"))
 
 
 def mixpanel_explorer_routes(engine: MixpanelEngine) -> list[Route]:
-    explorer = _Explorer(engine)
-    return [
-        Route("GET", "/", explorer.users, private=True, html=True),
-        Route("GET", "/persons/{id}", explorer.user, private=True, html=True),
-        Route("GET", "/events", explorer.events, private=True, html=True),
-        Route("GET", "/warnings", explorer.refusals, private=True, html=True),
-        Route("GET", "/explorer/revision", explorer.revision, private=True),
-        *static_routes(),
-    ]
+    """The explorer's pages over ``engine``."""
+    return page_routes(_Explorer(engine))
 
 
 def _user_link(person: MixpanelPerson) -> str:
@@ -70,11 +62,8 @@ _EVENT_HEADERS: Final = ("Time (UTC)", "Event", "Sent as", "User", "Properties")
 _REFUSAL_HEADERS: Final = ("Time (UTC)", "Event", "Distinct ID", "Refused")
 
 
-class _Explorer:
-    def __init__(self, engine: MixpanelEngine) -> None:
-        self._engine = engine
-
-    def users(self, request: Request) -> Response:
+class _Explorer(Pages[MixpanelEngine]):
+    def persons(self, request: Request) -> Response:
         search = (request.first("q") or "").strip()
         if search:
             found = self._engine.person(search)
@@ -83,7 +72,7 @@ class _Explorer:
         try:
             limit, offset = page(request, _PER_PAGE)
         except BadParameterError as exc:
-            return self._page("Bad request", "/", f"<p>{esc(exc)}</p>", status=400)
+            return self._bad(str(exc))
         users = self._engine.persons()
         rows = "".join(
             f"<tr><td>{_user_link(p)}</td><td>{''.join(map(chip, p.distinct_ids))}</td>"
@@ -105,7 +94,7 @@ class _Explorer:
         )
         return self._page("Users", "/", body)
 
-    def user(self, request: Request) -> Response:
+    def person(self, request: Request) -> Response:
         distinct_id = unquote(request.params["id"])
         person = self._engine.person(distinct_id)
         if person is None:
@@ -130,7 +119,7 @@ class _Explorer:
         try:
             limit, offset = page(request, _PER_PAGE)
         except BadParameterError as exc:
-            return self._page("Bad request", "/events", f"<p>{esc(exc)}</p>", status=400)
+            return self._bad(str(exc))
         events = self._engine.events()[::-1]
         shown = events[offset : offset + limit]
         owners = {}
@@ -145,7 +134,7 @@ class _Explorer:
         )
         return self._page("Events", "/events", body)
 
-    def refusals(self, request: Request) -> Response:
+    def warnings(self, request: Request) -> Response:
         refusals = self._engine.refusals()[::-1]
         body = (
             f'<h1>Refused identity events</h1><p class="sub">{counted(len(refusals), "refusal")}'
@@ -153,11 +142,3 @@ class _Explorer:
             "</div>"
         )
         return self._page("Refusals", "/warnings", body)
-
-    def revision(self, request: Request) -> Response:
-        headers = (("Cache-Control", "no-store"),)
-        return Response.json(200, {"revision": self._engine.revision}, headers=headers)
-
-    def _page(self, title: str, tab: str, body: str, *, status: int = 200) -> Response:
-        content = layout(title, tab, body, revision=self._engine.revision)
-        return Response(status, content, "text/html; charset=utf-8", _PAGE_HEADERS)

@@ -18,10 +18,10 @@ Query API, private (JSON, lists paged like PostHog's: ``limit``, ``offset``):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
-from ._query import Fetch, listed
+from ._query import Fetch, listed, persons_answer
 from ._router import Handler, Request, Response, Route
 from .mixpanel import BODY_LIMIT, IMPORT_BODY_LIMIT, Endpoint, MixpanelEngine
 
@@ -66,9 +66,12 @@ def _ingest_handler(engine: MixpanelEngine, endpoint: Endpoint) -> Handler:
     return ingest
 
 
-def _page_of(items: Sequence[Any]) -> Fetch:
+def _fetch(items: Callable[[], Sequence[Any]]) -> Fetch:
+    """Pages of ``items()``, read when the request is valid."""
+
     def fetch(limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
-        return [item.to_json() for item in items[offset : offset + limit]], len(items)
+        found = items()
+        return [item.to_json() for item in found[offset : offset + limit]], len(found)
 
     return fetch
 
@@ -78,20 +81,14 @@ class _QueryAPI:
         self._engine = engine
 
     def persons(self, request: Request) -> Response:
-        distinct_id = request.first("distinct_id")
-        if distinct_id is not None:
-            person = self._engine.person(distinct_id)
-            if person is None:
-                return Response.error(404, "person_not_found", "no user has this distinct_id")
-            return Response.json(200, person.to_json())
-        return listed(request, _page_of(self._engine.persons()))
+        return persons_answer(request, self._engine.person, _fetch(self._engine.persons))
 
     def events(self, request: Request) -> Response:
-        events = self._engine.events(request.first("distinct_id"))
-        return listed(request, _page_of(events[::-1]))
+        distinct_id = request.first("distinct_id")
+        return listed(request, _fetch(lambda: self._engine.events(distinct_id)[::-1]))
 
     def refusals(self, request: Request) -> Response:
-        return listed(request, _page_of(self._engine.refusals()))
+        return listed(request, _fetch(self._engine.refusals))
 
     def groups(self, request: Request) -> Response:
-        return listed(request, _page_of(self._engine.groups()))
+        return listed(request, _fetch(self._engine.groups))

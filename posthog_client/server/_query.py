@@ -14,12 +14,12 @@ Lists take ``limit`` (default 100, at most 10 000) and ``offset`` and answer
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from ._engine import PersonEngine
 from ._router import Request, Response, Route
 
-__all__ = ["BadParameterError", "Fetch", "listed", "page", "query_routes"]
+__all__ = ["BadParameterError", "Fetch", "listed", "page", "persons_answer", "query_routes"]
 
 Fetch = Callable[[int, int], tuple[list[dict[str, Any]], int]]
 """``(limit, offset)`` → one page of results and the total."""
@@ -59,13 +59,7 @@ class _QueryAPI:
         self._engine = engine
 
     def persons(self, request: Request) -> Response:
-        distinct_id = request.first("distinct_id")
-        if distinct_id is not None:
-            person = self._engine.person(distinct_id)
-            if person is None:
-                return Response.error(404, "person_not_found", "no person has this distinct_id")
-            return Response.json(200, person.to_json())
-        return listed(request, self._persons)
+        return persons_answer(request, self._engine.person, self._persons)
 
     def _persons(self, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
         persons = self._engine.persons(limit=limit, offset=offset)
@@ -96,6 +90,23 @@ class _QueryAPI:
     def warnings(self, request: Request) -> Response:
         warnings = [w.to_json() for w in self._engine.warnings()]
         return Response.json(200, {"results": warnings, "count": len(warnings)})
+
+
+class _Found(Protocol):
+    def to_json(self) -> dict[str, Any]: ...
+
+
+def persons_answer(
+    request: Request, find: Callable[[str], _Found | None], fetch: Fetch
+) -> Response:
+    """``?distinct_id=X``: the person X belongs to (``find``; 404 if none); else a page of all."""
+    distinct_id = request.first("distinct_id")
+    if distinct_id is None:
+        return listed(request, fetch)
+    person = find(distinct_id)
+    if person is None:
+        return Response.error(404, "person_not_found", "no person has this distinct_id")
+    return Response.json(200, person.to_json())
 
 
 def listed(request: Request, fetch: Fetch) -> Response:
