@@ -185,6 +185,7 @@ class Options(_Fields):
         return options
 
     def _validate(self) -> None:
+        self._validate_mixpanel()  # first: an empty token must not read as a missing api_key
         if not isinstance(self.api_key, str) or not self.api_key.strip():
             raise ConfigurationError(
                 "api_key is required: pass it to init()/Client() or set POSTHOG_API_KEY"
@@ -226,7 +227,6 @@ class Options(_Fields):
             raise _invalid("backend", backend, "an object with send(batch) and close() methods")
         if self.on_error is not None and not callable(self.on_error):
             raise _invalid("on_error", self.on_error, "a function taking a DeliveryProblem")
-        self._validate_mixpanel()
 
     def _validate_mixpanel(self) -> None:
         token = self.mixpanel_token

@@ -10,14 +10,12 @@ is the one on the wire, ``uuid`` the ``$insert_id``, ``properties`` Mixpanel's.
 
 from __future__ import annotations
 
-import json
 import weakref
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from ._exceptions import InvalidEventError
-from ._mixpanel import MixpanelRecord, MixpanelSettings, map_event
+from ._mixpanel import MixpanelRecord, MixpanelSettings
 
 if TYPE_CHECKING:
     from ._config import Options
@@ -60,13 +58,14 @@ class MixpanelFeed:
     def send(self, batch: Sequence[bytes]) -> EventResults | None:
         """Ingest ``batch`` as Mixpanel would; the events it refuses are dropped, as over HTTP."""
         from ._delivery.backend import EventResults
+        from ._delivery.mixpanel import records_of
 
         dropped: dict[int, str] = {}
         kept: list[dict[str, Any]] = []
         for index, line in enumerate(batch):
             try:
-                records = map_event(json.loads(line), self.settings)
-            except (ValueError, InvalidEventError):
+                records = records_of(line, self.settings)
+            except Exception:  # as the transport: one bad line never holds up its batch
                 dropped[index] = "not an event"
                 continue
             for record in records:

@@ -45,6 +45,10 @@ OPTION_PARAMETERS = [
         ({"backend": object()}, ("backend", "object", "send(batch) and close()")),
         ({"storage_dir": 42}, ("storage_dir", "42", "a path")),
         ({"host": "eu.i.posthog.com"}, ("host", "'eu.i.posthog.com'", "http:// or https://")),
+        ({"mixpanel_token": ""}, ("mixpanel_token", "''", "project token")),
+        ({"mixpanel_region": "de"}, ("mixpanel_region", "'de'", "'eu'")),
+        ({"mixpanel_id_merge": "v2"}, ("mixpanel_id_merge", "'v2'", "'simplified'")),
+        ({"mixpanel_service_account": ("u", "s")}, ("mixpanel_service_account", "project_id")),
     ],
 )
 def test_a_bad_value_names_the_option_the_value_and_what_is_accepted(
@@ -265,3 +269,18 @@ def test_a_cli_with_read_env_false_ignores_its_users_posthog_settings(tmp_path: 
     assert [e.event for e in events] == ["cli_started"]
     assert "DEBUG" not in done.stderr
     assert (tmp_path / "app-dir").is_dir() and not (tmp_path / "users-dir").exists()
+
+
+def test_a_mixpanel_client_reads_neither_posthog_key_nor_host_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("POSTHOG_API_KEY", "phc_env")
+    monkeypatch.setenv("POSTHOG_HOST", "https://eu.i.posthog.com")
+    options = Options.resolve(mixpanel_token="mp_token", mixpanel_region="in")
+    assert (options.api_key, options.host) == ("mp_token", "https://api-in.mixpanel.com")
+    explicit = Options.resolve("app-key", mixpanel_token="mp_token", host="http://127.0.0.1:8")
+    assert (explicit.api_key, explicit.host) == ("app-key", "http://127.0.0.1:8")
+    with pytest.raises(ConfigurationError, match="needs mixpanel_token"):
+        Options.resolve(
+            "k", mixpanel_service_account=posthog_client.MixpanelServiceAccount("u", "s", "1")
+        )

@@ -34,6 +34,7 @@ from .._log import error_once
 from .._mixpanel import (
     MAX_BATCH_BYTES,
     MAX_RECORDS,
+    MixpanelRecord,
     MixpanelSettings,
     RecordKind,
     WireRequest,
@@ -47,7 +48,7 @@ from .._types import MixpanelServiceAccount
 from .backend import EventResults
 from .http import USER_AGENT, HttpTransport, gzip_body, parse_retry_after
 
-__all__ = ["MixpanelBackend", "mixpanel_backend"]
+__all__ = ["MixpanelBackend", "mixpanel_backend", "records_of"]
 
 _TOKEN_HINT: Final = (
     "check mixpanel_token (Project settings → Access keys → Project token) and mixpanel_region "
@@ -108,12 +109,12 @@ class MixpanelBackend(HttpTransport):
         results = _Results()
         for index, line in enumerate(batch):
             try:
-                mapped = map_event(json.loads(line), self.settings)
-            except (ValueError, InvalidEventError):  # never in a queue this SDK wrote
+                mapped = records_of(line, self.settings)
+                sizes = [_size(record.body) for record in mapped]
+            except Exception:  # never in a queue this SDK wrote; must not hold up its batch
                 results.dropped[index] = "not an event"
                 continue
-            for record in mapped:
-                size = len(json.dumps(record.body, ensure_ascii=False, separators=(",", ":")))
+            for record, size in zip(mapped, sizes, strict=True):
                 routes[record.kind, record.privileged].append(_Record(index, record.body, size))
         for (kind, privileged), records in routes.items():
             for chunk in _chunks(records):
@@ -200,6 +201,19 @@ class _Results:
         detail = None if failure is None else str(failure)
         retry_after = None if failure is None else failure.retry_after_s
         return EventResults(self.dropped, frozenset(retry), retry_after, detail)
+
+
+def records_of(line: bytes, settings: MixpanelSettings) -> list[MixpanelRecord]:
+    """The Mixpanel records of one queued line; raises for a line that is not an event."""
+    event = json.loads(line)
+    if not isinstance(event, dict):
+        raise InvalidEventError("a queued line is not an event")
+    return map_event(event, settings)
+
+
+def _size(body: dict[str, Any]) -> int:
+    """Bytes of ``body`` as JSON (also proves that it encodes)."""
+    return len(json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode())
 
 
 def _chunks(records: Sequence[_Record]) -> Iterator[Sequence[_Record]]:

@@ -15,12 +15,16 @@ From a shell: ``posthog-client serve`` (or ``python -m posthog_client.server``).
         person = server.engine.person("user-42")
 
 ``PersonEngine`` is the same engine without HTTP: ``ingest(events)`` and queries.
+
+Started with ``identity="mixpanel-simplified"`` (or ``"mixpanel-original"``, ``"mixpanel-legacy"``;
+``posthog-client serve --identity ...``) it is Mixpanel's ingestion API instead, resolving users
+under that ID-merge model (``server.mixpanel``, a ``mixpanel.MixpanelEngine``).
 """
 
 from __future__ import annotations
 
 from ._engine import PersonEngine
-from ._local import DEFAULT_API_KEY, LocalServer
+from ._local import DEFAULT_API_KEY, IDENTITY_MODES, Identity, LocalServer
 from ._models import (
     Group,
     IngestionWarning,
@@ -36,7 +40,9 @@ from ._models import (
 
 __all__ = [
     "DEFAULT_API_KEY",
+    "IDENTITY_MODES",
     "Group",
+    "Identity",
     "IngestResult",
     "IngestionWarning",
     "LocalServer",

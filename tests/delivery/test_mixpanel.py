@@ -179,8 +179,13 @@ def test_merge_goes_to_import_with_the_service_account(mocked: responses.Request
 
 def test_a_line_that_is_not_an_event_is_dropped_alone(mocked: responses.RequestsMock) -> None:
     mocked.post(f"{HOST}/import", json={"code": 200})
-    results = backend().send([b"{not json", queued()])
-    assert results == EventResults({0: "not an event"}, frozenset(), None, None)
+    odd = json.loads(queued())
+    odd["properties"] = 5
+    lines = [b"{not json", b"[1]", json.dumps(odd).encode(), queued()]
+    results = backend().send(lines)  # never in a queue the SDK wrote; must not block it
+    assert results == EventResults(dict.fromkeys(range(3), "not an event"), frozenset())
+    [(_, _, records)] = requests_of(mocked)
+    assert len(records) == 1
 
 
 def test_the_pipeline_never_resends_what_mixpanel_took(
