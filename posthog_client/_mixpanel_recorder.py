@@ -13,18 +13,28 @@ from __future__ import annotations
 import weakref
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ._mixpanel import MixpanelRecord, MixpanelSettings
 
 if TYPE_CHECKING:
     from ._config import Options
     from ._delivery.backend import EventResults
-    from .server.mixpanel import MixpanelEngine, MixpanelPerson
+    from .server.mixpanel import MixpanelEngine
 
-__all__ = ["MixpanelFeed"]
+__all__ = ["FeedUser", "MixpanelFeed"]
 
 _ENDPOINTS = {"event": "import", "profile": "engage", "group": "groups"}
+
+
+class FeedUser(NamedTuple):
+    """A user as the recorder reports it; ``owned``: the uuids of its events."""
+
+    distinct_id: str
+    distinct_ids: tuple[str, ...]
+    properties: dict[str, Any]
+    is_identified: bool  # it has a user id, not only device ids
+    owned: frozenset[str]
 
 
 class MixpanelFeed:
@@ -32,21 +42,31 @@ class MixpanelFeed:
     recorded events (deduplicated by the recorder)."""
 
     def __init__(self, options: Options, keep: Callable[[list[dict[str, Any]]], None]) -> None:
-        from .server.mixpanel import MixpanelEngine, ServiceAccount  # deferred, as the recorder's
-
         assert options.mixpanel_token is not None
         account = options.mixpanel_service_account
         self.settings = MixpanelSettings(
             options.mixpanel_token, options.mixpanel_id_merge, service_account=account is not None
         )
-        self.engine: MixpanelEngine = MixpanelEngine(
-            ":memory:",
-            model=options.mixpanel_id_merge,
-            token=options.mixpanel_token,
-            service_account=None if account is None else ServiceAccount(*account),
-        )
+        self._account = account
         self._keep = keep
-        self._finalizer = weakref.finalize(self, self.engine.close)
+        self.engine = self._new_engine()
+
+    def _new_engine(self) -> MixpanelEngine:
+        from .server.mixpanel import MixpanelEngine, ServiceAccount  # deferred, as the recorder's
+
+        engine = MixpanelEngine(
+            ":memory:",
+            model=self.settings.id_merge,
+            token=self.settings.token,
+            service_account=None if self._account is None else ServiceAccount(*self._account),
+        )
+        self._finalizer = weakref.finalize(self, engine.close)
+        return engine
+
+    def clear(self) -> None:
+        """Forget every user (the clients keep sending here)."""
+        self._finalizer()
+        self.engine = self._new_engine()
 
     def serves(self, options: Options) -> bool:
         """Whether a client with ``options`` sends to this feed's project and model."""
@@ -89,12 +109,14 @@ class MixpanelFeed:
     def close(self) -> None:
         """Nothing to release: the feed lives as long as its recorder."""
 
-    def person(self, distinct_id: str) -> tuple[MixpanelPerson, frozenset[str]] | None:
-        """The user ``distinct_id`` resolves to now and the uuids of its events, or None."""
+    def user(self, distinct_id: str) -> FeedUser | None:
+        """The user ``distinct_id`` resolves to now, or None."""
         found = self.engine.person(distinct_id)
         if found is None:
             return None
-        return found, frozenset(event.insert_id for event in self.engine.events(found))
+        identified = any(not i.startswith("$device:") for i in found.distinct_ids)
+        owned = frozenset(event.insert_id for event in self.engine.events(found))
+        return FeedUser(found.distinct_id, found.distinct_ids, found.properties, identified, owned)
 
     def describe(self) -> list[str]:
         """Lines for a failure message: the users and the refused identity events."""

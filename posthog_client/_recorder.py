@@ -124,11 +124,9 @@ class Recorder:
         with self._lock:
             recorded = list(self._events)
             owned = None if person is None else {e.uuid for e in self._engine.events(person)}
-            mixpanel = (
-                None if person is None or self._mixpanel is None else self._mixpanel.person(person)
-            )
-            if owned is not None and mixpanel is not None:
-                owned |= mixpanel[1]
+            user = None if person is None or self._mixpanel is None else self._mixpanel.user(person)
+            if owned is not None and user is not None:
+                owned |= user.owned
         return [
             event
             for event in recorded
@@ -163,7 +161,8 @@ class Recorder:
             self._events.clear()
             self._position.clear()
             self._engine = self._new_engine()
-            self._mixpanel = None  # the next Mixpanel-mode client attached makes a new one
+            if self._mixpanel is not None:
+                self._mixpanel.clear()
 
     # -- assertions ----------------------------------------------------------------------------
 
@@ -227,14 +226,10 @@ class Recorder:
     # -- internals -----------------------------------------------------------------------------
 
     def _person(self, distinct_id: str) -> RecordedPerson | None:
-        mixpanel = None if self._mixpanel is None else self._mixpanel.person(distinct_id)
-        if mixpanel is not None:
-            user, owned = mixpanel
-            events = tuple(e for e in self._events if e.get("uuid") in owned)
-            identified = any(not i.startswith("$device:") for i in user.distinct_ids)
-            return RecordedPerson(
-                user.distinct_id, user.distinct_ids, user.properties, identified, events
-            )
+        user = None if self._mixpanel is None else self._mixpanel.user(distinct_id)
+        if user is not None:  # a Mixpanel-mode client's
+            events = tuple(e for e in self._events if e.get("uuid") in user.owned)
+            return RecordedPerson(*user[:4], events)
         stored = self._engine.events(distinct_id)
         if not stored:
             return None

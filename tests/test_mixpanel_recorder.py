@@ -95,3 +95,16 @@ def test_the_pytest_fixture_records_mixpanel_clients(posthog_recorder: Recorder)
     posthog_client.capture("Opened")
     posthog_client.identify("sally")
     posthog_recorder.assert_captured("Opened", person="sally")
+
+
+def test_clear_forgets_the_users_and_keeps_recording_the_same_clients(
+    make: Callable[..., Client],
+) -> None:
+    recorder = Recorder()
+    app = make(recorder)
+    app.identify("sally")
+    app.capture("Before")
+    recorder.clear()
+    assert recorder.events() == []
+    app.capture("After")
+    assert [e["event"] for e in recorder.person("sally").events] == ["After"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import gzip
 import json
 import logging
@@ -23,6 +24,8 @@ from posthog_client._delivery.mixpanel import MixpanelBackend, mixpanel_backend
 from posthog_client._exceptions import RetryableTransportError
 from posthog_client._mixpanel import MAX_RECORDS, MixpanelSettings
 from posthog_client._types import MixpanelServiceAccount
+from posthog_client.server import LocalServer
+from posthog_client.server.mixpanel import DEFAULT_TOKEN
 from posthog_client.testing import MemoryBackend
 
 HOST = "https://mp.example"
@@ -30,7 +33,12 @@ TOKEN = "mp_token"
 DEVICE = str(uuid.uuid4())
 
 
-def queued(name: str = "Opened", distinct_id: str = "u1", **properties: Any) -> bytes:
+def queued(
+    name: str = "Opened",
+    distinct_id: str = "u1",
+    timestamp: str = "2026-01-01T00:00:00.000000+00:00",
+    **properties: Any,
+) -> bytes:
     """An event as the client queues it (PostHog's wire shape)."""
     props = {"$lib": "posthog-client-python", "$is_identified": True, **properties}
     return json.dumps(
@@ -38,7 +46,7 @@ def queued(name: str = "Opened", distinct_id: str = "u1", **properties: Any) -> 
             "event": name,
             "distinct_id": distinct_id,
             "properties": props,
-            "timestamp": "2026-01-01T00:00:00.000000+00:00",
+            "timestamp": timestamp,
             "uuid": str(uuid.uuid4()),
         }
     ).encode()
@@ -219,3 +227,16 @@ def test_build_delivery_picks_mixpanel_unless_a_backend_is_given(tmp_path: Path)
     delivery = build_delivery(options._replace(backend=memory))
     assert delivery._backend is memory  # type: ignore[attr-defined]
     delivery.shutdown(0)
+
+
+def test_an_event_from_weeks_ago_is_ingested_and_a_resent_one_is_stored_once() -> None:
+    weeks_ago = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=30)  # /track keeps 5 days
+    with LocalServer(identity="mixpanel-simplified") as server:
+        sender = MixpanelBackend(MixpanelSettings(DEFAULT_TOKEN), server.url)
+        old = queued(timestamp=weeks_ago.isoformat())
+        assert sender.send([old]) is None
+        assert sender.send([old]) is None  # resent after an answer was lost: deduplicated
+        sender.close()
+        [stored] = server.mixpanel.events()
+    assert stored.insert_id == json.loads(old)["uuid"]
+    assert abs((stored.time - weeks_ago).total_seconds()) < 1
