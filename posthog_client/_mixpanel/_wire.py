@@ -131,13 +131,13 @@ def check_update_answer(status: int, body: bytes, *, retry_after_s: float | None
     if body.strip() == b"1" or payload.get("status") == 1:
         return
     raise RejectedError(
-        f"Mixpanel refused every record of the batch: {payload.get('error') or 'no reason'}",
+        f"Mixpanel refused every record of the batch: {_reason(payload, 'no reason')}",
         status_code=status,
     )
 
 
 def _raise_for(status: int, payload: Mapping[str, Any], retry_after_s: float | None) -> NoReturn:
-    reason = payload.get("error") or f"HTTP {status}"
+    reason = _reason(payload, f"HTTP {status}")
     if status == 413:  # MA16: split the batch and try again
         raise PayloadTooLargeError(f"Mixpanel: {reason}", status_code=413)
     if status in (408, 429) or status >= 500:
@@ -145,6 +145,12 @@ def _raise_for(status: int, payload: Mapping[str, Any], retry_after_s: float | N
             f"Mixpanel: {reason}", status_code=status, retry_after_s=retry_after_s
         )
     raise RejectedError(f"Mixpanel: {reason}", status_code=status)
+
+
+def _reason(payload: Mapping[str, Any], default: str) -> str:
+    """Mixpanel's ``error``, short enough for a log line (it may quote a record's value)."""
+    error = payload.get("error")
+    return clip(error, 120) if error else default
 
 
 def _json(body: bytes) -> dict[str, Any]:
