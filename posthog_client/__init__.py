@@ -66,6 +66,7 @@ from ._exceptions import (
 from ._identity.consent import ConsentStatus
 from ._identity.context import identify_context, set_context_session, tag
 from ._linking import build_deep_link, handle_deep_link, tracing_headers
+from ._types import MixpanelServiceAccount
 from ._version import __version__
 
 __all__ = [
@@ -78,6 +79,7 @@ __all__ = [
     "IntegrationUnavailable",
     "InvalidDistinctIdError",
     "InvalidEventError",
+    "MixpanelServiceAccount",
     "PayloadTooLargeError",
     "PostHogError",
     "RejectedError",

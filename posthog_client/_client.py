@@ -42,7 +42,7 @@ from ._flagclient.groups import GroupMethods
 from ._guard import never_raises
 from ._hooks import install_hooks
 from ._identity.context import current_context
-from ._identity.methods import IdentityMethods
+from ._identity.mixpanel import MixpanelIdentityMethods, identity_factory
 from ._identity.properties import EventProperties
 from ._identity.session import SessionTracker
 from ._identity.state import StateStore
@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     import datetime as dt
     from uuid import UUID
 
+    from . import _types
     from ._delivery.backend import Backend
     from ._delivery.report import ErrorCallback
     from ._types import BeforeSendHook, PersonProfiles
@@ -63,7 +64,7 @@ __all__ = ["Client"]
 _SHARED_FILES_RECHECK_MS: Final = 1000  # how late another process's identify/opt-out may apply
 
 
-class Client(GroupMethods, IdentityMethods, ConsentMethods, LifecycleMethods):
+class Client(GroupMethods, MixpanelIdentityMethods, ConsentMethods, LifecycleMethods):
     """A PostHog client with a persisted, client-side identity.
 
     Every option is keyword-only. Those whose default is ``None`` fall back to an environment
@@ -106,6 +107,8 @@ class Client(GroupMethods, IdentityMethods, ConsentMethods, LifecycleMethods):
       (``POST /i/v1/analytics/events``: the server answers per event, and only the events it
       asks to retry are sent again). ``compression``: ``"gzip"`` or, on v1, ``"deflate"``.
     - ``historical_migration``: mark every batch as a backfill of past events.
+    - ``mixpanel_token``: send to Mixpanel (``mixpanel_region``'s host, or ``host``) with its
+      ID-merge model ``mixpanel_id_merge`` instead of PostHog; README "Sending to Mixpanel".
 
     A value of the wrong type or out of range raises ``ConfigurationError`` naming the option.
 
@@ -154,6 +157,10 @@ class Client(GroupMethods, IdentityMethods, ConsentMethods, LifecycleMethods):
         capture_api: CaptureApi = "v0",
         compression: Compression = "gzip",
         historical_migration: bool = False,
+        mixpanel_token: str | None = None,
+        mixpanel_region: _types.MixpanelRegion = "us",
+        mixpanel_id_merge: _types.MixpanelIdMerge = "simplified",
+        mixpanel_service_account: _types.MixpanelServiceAccount | None = None,
     ) -> None:
         # The parameters above are the one declaration of the options: pass them all on.
         arguments = {name: value for name, value in locals().items() if name != "self"}
@@ -163,10 +170,11 @@ class Client(GroupMethods, IdentityMethods, ConsentMethods, LifecycleMethods):
         self._env_opt_out = env_opt_out_reason(None, None if read_env else ("DO_NOT_TRACK",))
         self._opt_out_env = self._env_opt_out or ("disabled" if self.options.disabled else None)
         self._server = self.options.mode == "server"
+        self._mixpanel = self.options.mixpanel_id_merge if self.options.mixpanel_token else None
         # A server has no identity file (A23); persist=True only keeps its queue on disk.
         persisted = self.options.persist and self._opt_out_env is None and not self._server
         self._flag_dir = self.options.project_dir if persisted else None
-        self._store = StateStore(self._flag_dir)
+        self._store = StateStore(self._flag_dir, new_id=identity_factory(self.options))
         self._ids = IdChecker(self.options.strict)
         self._opted_out = self._opt_out_env is not None
         self._next_check_ms = 0  # when files other processes may change are read again
@@ -184,8 +192,10 @@ class Client(GroupMethods, IdentityMethods, ConsentMethods, LifecycleMethods):
             os.register_at_fork(after_in_child=after_in_child)
         self._before_send, self._hooks = install_hooks(self, self._refused, self._opt_out_env)
         attach = getattr(self.options.backend, "attach", None)
-        if callable(attach):  # a recording backend flushes its clients before it is read
-            attach(self)
+        if callable(attach):  # a recording backend flushes its clients before it is read, and
+            bound = attach(self)  # may record this one through a backend of its own (Mixpanel)
+            if bound is not None:
+                self.options = self.options._replace(backend=bound)
 
     # -- events ------------------------------------------------------------------------------
 

@@ -4,13 +4,28 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple, TypeAlias, get_args
 
+from ._environment import (
+    DEFAULT_HOST,
+    env_bool,
+    env_host,
+    env_opt_out_reason,
+    host_problem,
+    named_backend,
+    normalize_host,
+    register_backend,
+)
 from ._exceptions import ConfigurationError
-from ._log import logger
-from ._types import BeforeSendHook, PersonProfiles
+from ._types import (
+    BeforeSendHook,
+    MixpanelIdMerge,
+    MixpanelRegion,
+    MixpanelServiceAccount,
+    PersonProfiles,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -49,7 +64,6 @@ CaptureApi: TypeAlias = Literal["v0", "v1"]
 # Content-Encoding of compressed requests; /batch/ reads gzip only, v1 also zlib "deflate"
 Compression: TypeAlias = Literal["gzip", "deflate"]
 
-DEFAULT_HOST: Final = "https://us.i.posthog.com"
 DEFAULT_FLUSH_AT: Final = 20
 DEFAULT_FLUSH_INTERVAL_S: Final = 5.0
 DEFAULT_MAX_BATCH_SIZE: Final = 500
@@ -64,69 +78,8 @@ DEFAULT_FLAGS_TIMEOUT_S: Final = 3.0  # F13: posthog-python's and the browser's
 DEFAULT_FLAGS_POLL_INTERVAL_S: Final = 30.0  # SR9
 DEFAULT_FLAGS_REFRESH_INTERVAL_S: Final = 300.0  # D12: the browser's remote config refresh
 
+
 # App hosts that users paste by mistake, mapped to PostHog's ingestion hosts.
-_INGESTION_HOSTS: Final = {
-    "https://app.posthog.com": "https://us.i.posthog.com",
-    "https://us.posthog.com": "https://us.i.posthog.com",
-    "https://eu.posthog.com": "https://eu.i.posthog.com",
-}
-_FALSY: Final = frozenset({"", "0", "false", "no", "off"})
-
-
-def env_opt_out_reason(
-    environ: Mapping[str, str] | None = None, names: tuple[str, ...] | None = None
-) -> str | None:
-    """The first of the environment variables ``names`` that opts this process out (A19), or
-    None.
-
-    By default ``DO_NOT_TRACK`` (consoledonottrack.com) and ``POSTHOG_CLIENT_DISABLED``; an app's
-    telemetry passes its own names. Each counts when set to anything but "", "0" or "false".
-    """
-    env = os.environ if environ is None else environ
-    for name in names or ("DO_NOT_TRACK", "POSTHOG_CLIENT_DISABLED"):
-        if env.get(name, "").strip().lower() not in _FALSY:
-            return name
-    return None
-
-
-def _env_bool(env: Mapping[str, str], name: str) -> bool | None:
-    value = env.get(name)
-    return None if value is None else value.strip().lower() not in _FALSY
-
-
-def _host_problem(url: str) -> str | None:
-    """Why ``url`` cannot be where events are sent, or None. Checked when the client is built:
-    a URL the HTTP stack cannot use would otherwise fail on every send, events waiting forever."""
-    scheme, separator, rest = url.strip().partition("://")
-    if not separator or scheme not in ("http", "https"):
-        return "it must start with http:// or https://"
-    netloc = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0].rpartition("@")[2]
-    if netloc.startswith("["):  # an IPv6 literal, e.g. [::1]:8010
-        host, _, port = netloc[1:].partition("]")
-        if port and not port.startswith(":"):
-            return "it is not a valid URL"
-        port = port[1:]
-    else:
-        host, _, port = netloc.partition(":")
-    if not host or any(c.isspace() or ord(c) < 32 for c in netloc):
-        return "it has no valid host name"
-    if port and not (port.isascii() and port.isdigit() and int(port) <= 65535):
-        return "its port is not a number from 0 to 65535"
-    return None
-
-
-def _env_host(value: str | None) -> str:
-    """``POSTHOG_HOST``, or the default host when it is unset or unusable (with a WARNING: a
-    stray variable must not crash the app at start-up)."""
-    if not value:
-        return DEFAULT_HOST
-    problem = _host_problem(value)
-    if problem is not None:
-        logger.warning("POSTHOG_HOST=%r ignored: %s; using %s", value[:100], problem, DEFAULT_HOST)
-        return DEFAULT_HOST
-    return value
-
-
 class _Fields(NamedTuple):
     # The resolved values; ``Client.__init__`` declares the same names as keyword-only
     # parameters (a test keeps the two in step), where ``None`` means "environment, else default".
@@ -165,6 +118,10 @@ class _Fields(NamedTuple):
     capture_api: CaptureApi = "v0"
     compression: Compression = "gzip"
     historical_migration: bool = False
+    mixpanel_token: str | None = None
+    mixpanel_region: MixpanelRegion = "us"
+    mixpanel_id_merge: MixpanelIdMerge = "simplified"
+    mixpanel_service_account: MixpanelServiceAccount | None = None
 
 
 _BOOLEANS: Final = (
@@ -196,6 +153,7 @@ class Options(_Fields):
         return options
 
     def _validate(self) -> None:
+        self._validate_mixpanel()  # first: an empty token must not read as a missing api_key
         if not isinstance(self.api_key, str) or not self.api_key.strip():
             raise ConfigurationError(
                 "api_key is required: pass it to init()/Client() or set POSTHOG_API_KEY"
@@ -233,7 +191,7 @@ class Options(_Fields):
             raise ConfigurationError(
                 f"flush_at={self.flush_at} must be <= max_queue_size={self.max_queue_size}"
             )
-        if not isinstance(self.host, str) or _host_problem(self.host) is not None:
+        if not isinstance(self.host, str) or host_problem(self.host) is not None:
             accepted = "a URL starting with http:// or https://, with a valid host and port"
             raise _invalid("host", self.host, accepted)
         backend = self.backend
@@ -248,6 +206,23 @@ class Options(_Fields):
             shown = key if not isinstance(key, str) else ""  # never echo a key
             raise _invalid("secret_key", shown, "None or a non-empty secret key")
 
+    def _validate_mixpanel(self) -> None:
+        token = self.mixpanel_token
+        if token is not None and (not isinstance(token, str) or not token.strip()):
+            raise _invalid("mixpanel_token", token, "a Mixpanel project token (a non-empty str)")
+        _check_choice("mixpanel_region", self.mixpanel_region, get_args(MixpanelRegion))
+        _check_choice("mixpanel_id_merge", self.mixpanel_id_merge, get_args(MixpanelIdMerge))
+        account = self.mixpanel_service_account
+        if account is not None and not (
+            isinstance(account, tuple)
+            and len(account) == 3
+            and all(isinstance(part, str) and part for part in account)
+        ):
+            accepted = "MixpanelServiceAccount(username, secret, project_id)"
+            raise _invalid("mixpanel_service_account", "<credentials>", accepted)
+        if account is not None and token is None:
+            raise ConfigurationError("mixpanel_service_account needs mixpanel_token")
+
     @classmethod
     def resolve(cls, api_key: str | None = None, **kwargs: object) -> Options:
         """Build options from arguments, falling back to ``POSTHOG_*`` environment variables.
@@ -259,10 +234,15 @@ class Options(_Fields):
         """
         read_env = kwargs.get("read_env", True)
         env: Mapping[str, str] = os.environ if read_env is not False else {}
+        mixpanel = kwargs.get("mixpanel_token")
+        if api_key is None and isinstance(mixpanel, str):
+            api_key = mixpanel  # Mixpanel's token names the storage folder: no POSTHOG_API_KEY
         key = api_key if api_key is not None else env.get("POSTHOG_API_KEY", "")
         host = kwargs.pop("host", None)
+        if host is None and mixpanel is not None:
+            host = _mixpanel_host(kwargs.get("mixpanel_region"))
         if host is None:
-            host = _env_host(env.get("POSTHOG_HOST"))
+            host = env_host(env.get("POSTHOG_HOST"))
         elif not isinstance(host, str):
             raise _invalid("host", host, "a URL starting with http:// or https://")
         if kwargs.get("storage_dir") is None and env.get("POSTHOG_CLIENT_DIR"):
@@ -281,11 +261,11 @@ class Options(_Fields):
         if kwargs.get("secret_key") is None and env.get("POSTHOG_SECRET_KEY"):
             kwargs["secret_key"] = env["POSTHOG_SECRET_KEY"]
         if kwargs.get("debug") is None:
-            kwargs["debug"] = bool(_env_bool(env, "POSTHOG_CLIENT_DEBUG"))
+            kwargs["debug"] = bool(env_bool(env, "POSTHOG_CLIENT_DEBUG"))
         if kwargs.get("strict") is None:
-            kwargs["strict"] = _env_bool(env, "POSTHOG_CLIENT_STRICT")
+            kwargs["strict"] = env_bool(env, "POSTHOG_CLIENT_STRICT")
         if kwargs.get("backend") is None and env.get("POSTHOG_CLIENT_BACKEND"):
-            kwargs["backend"] = _named_backend(env["POSTHOG_CLIENT_BACKEND"])
+            kwargs["backend"] = named_backend(env["POSTHOG_CLIENT_BACKEND"])
             if kwargs["backend"] is None:  # a misspelt test switch must not send real data
                 kwargs["disabled"] = True
             # A test run: bad input fails the test, and without a storage dir nothing hits disk.
@@ -314,6 +294,13 @@ class Options(_Fields):
         return root / digest
 
 
+def _mixpanel_host(region: object) -> str:
+    """The ingestion host of a Mixpanel project's region (D16), never ``POSTHOG_HOST``."""
+    from ._mixpanel import HOSTS  # deferred: only a Mixpanel client needs the Mixpanel wire
+
+    return HOSTS.get(region, HOSTS["us"]) if isinstance(region, str) else HOSTS["us"]
+
+
 def _invalid(name: str, value: object, accepted: str) -> ConfigurationError:
     shown = repr(value)
     shown = shown if len(shown) <= 60 else shown[:57] + "..."
@@ -323,41 +310,3 @@ def _invalid(name: str, value: object, accepted: str) -> ConfigurationError:
 def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
     if value not in choices:
         raise _invalid(name, value, "one of " + ", ".join(repr(c) for c in choices))
-
-
-# Backends chosen by name with POSTHOG_CLIENT_BACKEND. A module providing one registers its
-# factory when imported; config names the module instead of importing it, so the dependency
-# points from the provider (the test double) to config, never back.
-_backend_factories: dict[str, Callable[[], Backend]] = {}
-_BACKEND_PROVIDERS: Final = {"memory": "posthog_client.testing"}
-
-
-def register_backend(name: str, factory: Callable[[], Backend]) -> None:
-    """Make ``POSTHOG_CLIENT_BACKEND=<name>`` use the backend ``factory`` returns."""
-    _backend_factories[name] = factory
-
-
-def _named_backend(name: str) -> Backend | None:
-    """The backend ``POSTHOG_CLIENT_BACKEND`` names, or None (with a WARNING) if none has that
-    name."""
-    key = name.strip().lower()
-    if key not in _backend_factories and key in _BACKEND_PROVIDERS:
-        import importlib
-
-        importlib.import_module(_BACKEND_PROVIDERS[key])
-    factory = _backend_factories.get(key)
-    if factory is None:
-        names = sorted({*_BACKEND_PROVIDERS, *_backend_factories})
-        logger.warning(
-            "POSTHOG_CLIENT_BACKEND=%r is not a backend (expected %s or unset): nothing is sent",
-            name[:100],
-            " or ".join(map(repr, names)),
-        )
-        return None
-    return factory()
-
-
-def normalize_host(host: str) -> str:
-    """Strip trailing slashes and map PostHog app hosts to ingestion hosts."""
-    host = host.strip().rstrip("/")
-    return _INGESTION_HOSTS.get(host, host)

@@ -13,11 +13,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
-from ._exceptions import RejectedError
+from ._exceptions import ConfigurationError, RejectedError
 from ._log import logger
 
 if TYPE_CHECKING:
     from ._client import Client
+    from ._mixpanel_recorder import MixpanelFeed
     from .server import FlagSource, FlagsSpec, IngestionWarning, PersonEngine
 
 __all__ = ["RecordedPerson", "Recorder"]
@@ -63,6 +64,7 @@ class Recorder:
         self._clients: weakref.WeakValueDictionary[int, Client] = weakref.WeakValueDictionary()
         self._engine = self._new_engine()
         self._flags: FlagSource | None = None
+        self._mixpanel: MixpanelFeed | None = None  # Mixpanel-mode clients' events go there
 
     def _new_engine(self) -> PersonEngine:
         from .server import PersonEngine  # deferred: the server package costs import time
@@ -84,11 +86,18 @@ class Recorder:
                 self._engine.ingest(events)
             except RequestRejectedError as exc:  # as PostHog: the whole batch is refused
                 raise RejectedError(str(exc), status_code=exc.status) from exc
-            for event in events:
-                uuid = str(event.get("uuid"))
-                if uuid not in self._position:  # a retried event is stored once, as PostHog does
-                    self._position[uuid] = len(self._events)
-                    self._events.append(event)
+            self._keep(events)
+
+    def _keep(self, events: list[dict[str, Any]]) -> None:
+        for event in events:
+            uuid = str(event.get("uuid"))
+            if uuid not in self._position:  # a retried event is stored once, as PostHog does
+                self._position[uuid] = len(self._events)
+                self._events.append(event)
+
+    def _keep_mixpanel(self, events: list[dict[str, Any]]) -> None:
+        with self._lock:
+            self._keep(events)
 
     def close(self) -> None:
         """Nothing to release: the recorder outlives the clients that close it at shutdown."""
@@ -143,6 +152,9 @@ class Recorder:
         with self._lock:
             recorded = list(self._events)
             owned = None if person is None else {e.uuid for e in self._engine.events(person)}
+            user = None if person is None or self._mixpanel is None else self._mixpanel.user(person)
+            if owned is not None and user is not None:
+                owned |= user.owned
         return [
             event
             for event in recorded
@@ -177,6 +189,8 @@ class Recorder:
             self._events.clear()
             self._position.clear()
             self._engine = self._new_engine()
+            if self._mixpanel is not None:
+                self._mixpanel.clear()
 
     # -- assertions ----------------------------------------------------------------------------
 
@@ -258,6 +272,10 @@ class Recorder:
     # -- internals -----------------------------------------------------------------------------
 
     def _person(self, distinct_id: str) -> RecordedPerson | None:
+        user = None if self._mixpanel is None else self._mixpanel.user(distinct_id)
+        if user is not None:  # a Mixpanel-mode client's
+            events = tuple(e for e in self._events if e.get("uuid") in user.owned)
+            return RecordedPerson(*user[:4], events)
         stored = self._engine.events(distinct_id)
         if not stored:
             return None
@@ -285,14 +303,29 @@ class Recorder:
         if warnings:
             lines.append(f"Ingestion warnings ({len(warnings)}):")
             lines += [f"  {w.type}: {w.details}" for w in warnings]
+        if self._mixpanel is not None:
+            lines += self._mixpanel.describe()
         lines.append(f"Captured events ({len(events)}):")
         lines.append(_list_events(events, properties))
         return "\n".join(lines)
 
-    def attach(self, client: Client) -> None:
+    def attach(self, client: Client) -> MixpanelFeed | None:
         """Called by each ``Client`` built with this recorder as its backend, so reads can
-        flush it first."""
+        flush it first; a Mixpanel-mode client gets the backend it records through."""
         self._clients[id(client)] = client
+        if client.options.mixpanel_token is None:
+            return None
+        from ._mixpanel_recorder import MixpanelFeed
+
+        with self._lock:
+            if self._mixpanel is None:
+                self._mixpanel = MixpanelFeed(client.options, self._keep_mixpanel)
+            elif not self._mixpanel.serves(client.options):
+                raise ConfigurationError(
+                    "a Recorder resolves one Mixpanel project with one ID-merge model: give "
+                    "clients of another project or model a Recorder of their own"
+                )
+            return self._mixpanel
 
     def _feeding_clients(self) -> list[Client]:
         return list(self._clients.values())

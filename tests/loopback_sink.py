@@ -1,5 +1,7 @@
 """A PostHog ``/batch/`` and capture v1 sink on 127.0.0.1 for delivery tests and benchmarks
-(stdlib only).
+(stdlib only); it also takes Mixpanel's ``/import`` (events, kept with their ``$insert_id`` as
+``uuid``) and ``/engage``/``/groups`` (kept in ``updates``), so the fault suite runs against
+every transport.
 
 In a test: ``with LoopbackSink() as sink:`` then ``sink.url``, ``sink.events``, ``sink.requests``,
 ``sink.respond(503, {"Retry-After": "1"})`` to script the next answers (``body=`` sets the body,
@@ -28,9 +30,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from typing import Any, NamedTuple
+from urllib.parse import parse_qs
 
 _HANG_LIMIT_S = 30.0  # a hung request is released by then at the latest
-_UUID = re.compile(rb'"uuid":\s*"([^"]+)"')  # counting mode: no JSON parse, no GIL hog
+_UUID = re.compile(rb'"(?:uuid|\$insert_id)":\s*"([^"]+)"')  # counting: no JSON parse, no GIL hog
 ECHO = b"<echo>"  # as a scripted body: answer with the request body, as some proxies do
 
 
@@ -71,12 +74,20 @@ class _Handler(BaseHTTPRequestHandler):
             self._fault(answer.fault)
             return
         status = answer.status
+        path = self.path.split("?", 1)[0].rstrip("/")
+        updates: list[Any] = []
         try:
-            payload = json.loads(body.decode("utf-8")) if sink.keep else None
-        except ValueError:  # PostHog answers 400 to a body that is not UTF-8 JSON
+            if path in ("/engage", "/groups"):  # Mixpanel: a form data=<JSON array>
+                form = parse_qs(body.decode("utf-8"))
+                payload, body = None, b""
+                updates = json.loads(form["data"][0])
+            else:
+                payload = json.loads(body.decode("utf-8")) if sink.keep else None
+        except (ValueError, KeyError):  # PostHog answers 400 to a body that is not UTF-8 JSON
             payload, status = None, 400
-        if payload is not None:
-            uuids = [event.get("uuid") for event in payload["batch"]]
+        batch = _events(payload)
+        if batch is not None:
+            uuids = [event.get("uuid") for event in batch]
         else:
             uuids = [uuid.decode() for uuid in _UUID.findall(body)]
         results = _results(uuids, answer.per_event) if self.path.startswith("/i/v1/") else None
@@ -96,8 +107,9 @@ class _Handler(BaseHTTPRequestHandler):
                 kept = [i for i, u in enumerate(uuids) if not results or results[u] in _ACCEPTED]
                 sink.count += len(kept)
                 sink.uuids.update(uuids[i] for i in kept)
-                if sink.keep and payload is not None:
-                    sink.events.extend(payload["batch"][i] for i in kept)
+                sink.updates.extend(updates)
+                if sink.keep and batch is not None:
+                    sink.events.extend(batch[i] for i in kept)
         sink.arrived.set()
         if answer.hang:
             sink.released.wait(_HANG_LIMIT_S)
@@ -139,6 +151,21 @@ def _results(uuids: list[str], scripted: tuple[str, ...]) -> dict[str, str]:
     return {u: scripted[i] if i < len(scripted) else "ok" for i, u in enumerate(uuids)}
 
 
+def _events(payload: Any) -> list[dict[str, Any]] | None:
+    """The events of a request: PostHog's batch, or Mixpanel's /import records (with their
+    ``$insert_id`` as ``uuid``)."""
+    if isinstance(payload, dict):
+        batch: list[dict[str, Any]] = payload["batch"]
+        return batch
+    if isinstance(payload, list):
+        return [
+            {**record, "uuid": record["properties"].get("$insert_id"),
+             "distinct_id": record["properties"].get("distinct_id")}
+            for record in payload
+        ]  # fmt: skip
+    return None
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
@@ -152,6 +179,7 @@ class LoopbackSink:
         self.keep = keep  # keep every event and request (tests) or only count (benchmarks)
         self.lock = threading.Lock()
         self.events: list[dict[str, Any]] = []
+        self.updates: list[Any] = []  # Mixpanel's profile and group records
         self.requests: list[dict[str, Any]] = []
         self.uuids: set[str] = set()
         self.count = self.posts = 0

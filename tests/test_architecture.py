@@ -17,7 +17,7 @@ PACKAGE = Path(posthog_client.__file__).parent
 ROOT = "posthog_client"
 
 LEAVES = frozenset({"_version", "_types", "_exceptions", "_log", "_fork_safety"})
-SHARED = LEAVES | {"_guard", "_config", "_storage_files"}
+SHARED = LEAVES | {"_guard", "_config", "_environment", "_storage_files"}
 # unit (a top-level module or subpackage) -> the units it may import, besides itself
 ALLOWED: dict[str, frozenset[str]] = {
     "_fork_safety": frozenset(),
@@ -27,11 +27,12 @@ ALLOWED: dict[str, frozenset[str]] = {
     "_log": frozenset({"_fork_safety"}),
     "_storage_files": frozenset({"_fork_safety"}),
     "_guard": frozenset({"_exceptions", "_log"}),
-    "_config": LEAVES,
+    "_environment": LEAVES,
+    "_config": LEAVES | {"_environment", "_mixpanel"},  # deferred: a Mixpanel default host
     "_default": frozenset({"_fork_safety"}),
     "_events": LEAVES,
-    "_identity": SHARED | {"_events"},
-    "_delivery": SHARED | {"_events"},
+    "_identity": SHARED | {"_events", "_mixpanel"},
+    "_delivery": SHARED | {"_events", "_mixpanel"},
     "_mixpanel": LEAVES,
     "_flags": LEAVES,
     # the SDK side of flags: the engine for local evaluation, the requests error mapping
@@ -54,7 +55,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     },
     "_api": SHARED | {"_client", "_default", "_delivery", "_identity"},
     "server": LEAVES | {"_events", "_identity", "_flags"},  # /flags: the engine the SDK uses
-    "_recorder": LEAVES | {"server"},
+    "_recorder": LEAVES | {"server", "_mixpanel_recorder"},
+    "_mixpanel_recorder": LEAVES | {"server", "_mixpanel", "_delivery"},
     "testing": SHARED | {"_default", "_recorder"},
     "pytest_plugin": frozenset({"testing"}),
     "integrations": SHARED | {"_context", "_identity", "_linking"},

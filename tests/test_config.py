@@ -52,6 +52,10 @@ OPTION_PARAMETERS = [
         ({"compression": "br"}, ("compression", "'br'", "'gzip', 'deflate'")),
         ({"compression": "deflate"}, ("compression", "deflate", 'capture_api="v1"')),
         ({"historical_migration": 1}, ("historical_migration", "1", "True or False")),
+        ({"mixpanel_token": ""}, ("mixpanel_token", "''", "project token")),
+        ({"mixpanel_region": "de"}, ("mixpanel_region", "'de'", "'eu'")),
+        ({"mixpanel_id_merge": "v2"}, ("mixpanel_id_merge", "'v2'", "'simplified'")),
+        ({"mixpanel_service_account": ("u", "s")}, ("mixpanel_service_account", "project_id")),
     ],
 )
 def test_a_bad_value_names_the_option_the_value_and_what_is_accepted(
@@ -286,3 +290,18 @@ def test_the_secret_key_comes_from_the_environment_unless_read_env_is_off(
     monkeypatch.setenv("POSTHOG_SECRET_KEY", "phs_env")
     assert Options.resolve("phc_test").secret_key == "phs_env"
     assert Options.resolve("phc_test", read_env=False).secret_key is None
+
+
+def test_a_mixpanel_client_reads_neither_posthog_key_nor_host_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("POSTHOG_API_KEY", "phc_env")
+    monkeypatch.setenv("POSTHOG_HOST", "https://eu.i.posthog.com")
+    options = Options.resolve(mixpanel_token="mp_token", mixpanel_region="in")
+    assert (options.api_key, options.host) == ("mp_token", "https://api-in.mixpanel.com")
+    explicit = Options.resolve("app-key", mixpanel_token="mp_token", host="http://127.0.0.1:8")
+    assert (explicit.api_key, explicit.host) == ("app-key", "http://127.0.0.1:8")
+    with pytest.raises(ConfigurationError, match="needs mixpanel_token"):
+        Options.resolve(
+            "k", mixpanel_service_account=posthog_client.MixpanelServiceAccount("u", "s", "1")
+        )

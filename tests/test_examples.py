@@ -250,3 +250,14 @@ def test_the_readmes_telemetry_recipe_runs_as_written(tmp_path: Path) -> None:
 def test_the_readmes_crash_and_before_send_example_runs(tmp_path: Path) -> None:
     code = readme_code("Crashes and `before_send`")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60, cwd=tmp_path)
+
+
+def test_the_readmes_mixpanel_example_runs_as_written(tmp_path: Path) -> None:
+    script = tmp_path / "mixpanel_story.py"
+    script.write_text(readme_code("Sending to Mixpanel"))
+    done = subprocess.run(
+        [sys.executable, str(script)], check=True, capture_output=True, text=True, timeout=60
+    )
+    user, rest = done.stdout.split(" ", 1)
+    assert user == "sally@gmail.com" and "$device:" in rest and "{'plan': 'free'}" in rest
+    assert rest.rstrip().endswith("['Page Viewed', '$identify', 'Identified', 'Signed Up']")

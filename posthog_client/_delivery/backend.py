@@ -8,7 +8,8 @@ server answers per event (capture v1, Mixpanel's strict ``/import``) returns an 
 instead: which events were dropped and which to send again; the pipeline sends only those
 again and never resends the accepted ones. A backend may also define ``attach(client)``: each
 ``Client`` built with it calls it once (the test recorder uses it to flush its clients before
-answering).
+answering); a backend it returns is the one that client delivers through (the recorder's
+Mixpanel half, for a Mixpanel-mode client).
 """
 
 from __future__ import annotations

@@ -21,12 +21,18 @@ def build_delivery(options: Options) -> Delivery:
 
     Persisted mode queues on disk under ``project_dir/queue``, in memory while the disk refuses
     events (``SpillingQueue``); ``persist=False`` queues in memory. The backend is
-    ``options.backend`` or PostHog over HTTP at ``options.host``, through the API
-    ``options.capture_api`` names; ``sync_mode`` delivers on the caller's thread instead of a
-    worker.
+    ``options.backend``, else Mixpanel when ``mixpanel_token`` is set, else PostHog over HTTP
+    at ``options.host``, through the API ``options.capture_api`` names; ``sync_mode`` delivers on
+    the caller's thread instead of a worker.
     """
     counters = Counters()
-    backend = options.backend or _posthog_backend(options)
+    backend = options.backend
+    if backend is None and options.mixpanel_token is not None:
+        from .mixpanel import mixpanel_backend  # deferred: PostHog clients never load it
+
+        backend = mixpanel_backend(options)
+    elif backend is None:
+        backend = _posthog_backend(options)
     return Pipeline(
         options, _build_queue(options, counters), backend, counters, threaded=not options.sync_mode
     )

@@ -37,7 +37,7 @@ from .._exceptions import RejectedError, RetryableTransportError
 from .._log import clip, clip_repr, error_once, logger
 from .._version import __version__
 from .backend import EventResults
-from .http import HttpTransport, parse_retry_after
+from .http import PostHogTransport, parse_retry_after
 from .v1_events import to_v1_event
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ class _Request(NamedTuple):
     uuids: frozenset[str]
 
 
-class CaptureV1Backend(HttpTransport):
+class CaptureV1Backend(PostHogTransport):
     """Sends batches to PostHog's capture v1 endpoint; see the module docstring."""
 
     def __init__(

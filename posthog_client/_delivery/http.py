@@ -1,5 +1,7 @@
-"""PostHog over HTTP: ``HttpTransport``, what both capture APIs share, and ``HttpBackend``, capture
-v0 (``POST {host}/batch/``); capture v1 is ``capture_v1.CaptureV1Backend``.
+"""HTTP to an ingestion host: ``HttpTransport``, what every HTTP backend shares (PostHog's capture
+v0 and v1, Mixpanel), ``PostHogTransport``, what PostHog's endpoints mean, and ``HttpBackend``,
+capture v0 (``POST {host}/batch/``); capture v1 is ``capture_v1.CaptureV1Backend``, Mixpanel
+``mixpanel.MixpanelBackend``.
 
 One ``requests.Session`` per backend, renewed in a forked child. The v0 body is spliced from the
 already-encoded events, never decoded and re-encoded. When compression is on every body is
@@ -7,8 +9,8 @@ compressed, whatever its size (``Content-Encoding: gzip``, as PostHog's SDK comp
 expects; capture v1 may use zlib ``deflate``). ``requests`` is imported on the first send, off
 the import path of ``posthog_client`` (~100 ms), inside ``lazy_imports`` so that a fork waits
 for it. Errors map to the ``TransportError`` tree in one place, ``map_requests_exceptions``, and
-statuses in another, ``HttpTransport._raise_for``: 413 splits, 408, 429, 5xx and redirects not
-followed are retried, other 4xx are final.
+PostHog's statuses in another, ``PostHogTransport._raise_for``: 413 splits, 408, 429, 5xx and
+redirects not followed are retried, other 4xx are final.
 
 Redirects (301, 302, 307, 308) are followed, re-posting the same body, only on the same host and
 never from https to http (``redirect_target``): the request carries the project key, which must
@@ -39,9 +41,12 @@ if TYPE_CHECKING:
     import requests
 
 __all__ = [
+    "USER_AGENT",
     "HttpBackend",
     "HttpTransport",
+    "PostHogTransport",
     "compress",
+    "gzip_body",
     "map_requests_exceptions",
     "parse_retry_after",
     "redirect_target",
@@ -51,7 +56,7 @@ GZIP_LEVEL: Final = 1  # 7.6x smaller at under half the CPU of level 6 (8.7x): b
 MAX_REDIRECTS: Final = 5
 _REDIRECTS: Final = frozenset({301, 302, 307, 308})
 _RETRYABLE_STATUS: Final = frozenset({408, 429})
-_USER_AGENT: Final = f"posthog-client-python/{__version__}"
+USER_AGENT: Final = f"posthog-client-python/{__version__}"
 _KEY_HINT: Final = (
     "check that api_key is the project API key (phc_..., Project settings), not a personal API "
     "key, and that host is your project's region (https://us.i.posthog.com or "
@@ -139,7 +144,7 @@ def redirect_target(url: str, location: str) -> str | None:
     return target
 
 
-def _gzip(body: bytes) -> bytes:
+def gzip_body(body: bytes) -> bytes:
     # zlib with a gzip header (wbits 31) and no file name or mtime: smallest, reproducible output.
     compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)
     return compressor.compress(body) + compressor.flush()
@@ -148,40 +153,34 @@ def _gzip(body: bytes) -> bytes:
 def compress(body: bytes, encoding: str) -> bytes:
     """``body`` in the ``Content-Encoding`` ``encoding``: "gzip", or "deflate" as HTTP means it,
     the zlib format (RFC 1950; raw DEFLATE would be misread)."""
-    return _gzip(body) if encoding == "gzip" else zlib.compress(body, GZIP_LEVEL)
+    return gzip_body(body) if encoding == "gzip" else zlib.compress(body, GZIP_LEVEL)
 
 
 class HttpTransport:
-    """Posts to one PostHog endpoint (Cloud, self-hosted or the local server) over one session:
-    the reachability probe, compression, redirects and the meaning of each status."""
+    """One ``requests.Session`` to one ingestion host, shared by PostHog's and Mixpanel's
+    backends: the reachability check before the first request, same-host redirects, a new
+    session in a forked child. ``post`` maps network errors and redirects it does not follow to
+    ``RetryableTransportError``; subclasses read every other answer."""
 
-    def __init__(
-        self, api_key: str, url: str, *, encoding: str | None = "gzip", timeout_s: float = 10.0
-    ) -> None:
+    def __init__(self, url: str, *, timeout_s: float) -> None:
         self.url = url
-        self._api_key = api_key
-        self._encoding = encoding  # Content-Encoding of every body; None: uncompressed
         self._timeout = (timeout_s, timeout_s)  # connect, read
         self._session: requests.Session | None = None
         self._pid = os.getpid()
+        self._moved: dict[str, str] = {}  # permanent redirects: later requests go straight there
         self.last_exchange: tuple[int, int] | None = None  # (HTTP status, request bytes)
 
-    def _post(self, build: Callable[[], tuple[bytes, dict[str, str]]]) -> requests.Response:
-        """POST the body and headers ``build`` makes; the 2xx response, or a ``TransportError``.
-
-        ``build`` runs once the HTTP stack is loaded, so a send time it stamps excludes the
-        import time.
-        """
+    def connect(self) -> requests.Session:
+        """The session, made (after the reachability check) on first use."""
         if self._session is None:
             self._check_reachable()
-        session = self._get_session()
-        body, headers = build()
-        headers["Content-Type"] = "application/json"
-        headers["User-Agent"] = _USER_AGENT
-        if self._encoding is not None:
-            body = compress(body, self._encoding)
-            headers["Content-Encoding"] = self._encoding
-        url = self.url
+        return self._get_session()
+
+    def post(self, url: str, body: bytes, headers: dict[str, str]) -> requests.Response:
+        """POST ``body`` to ``url`` (or where it moved to), following same-host redirects."""
+        session = self.connect()
+        start = url
+        url = self._moved.get(url, url)
         for _ in range(MAX_REDIRECTS + 1):
             with map_requests_exceptions():
                 response = session.post(
@@ -191,30 +190,18 @@ class HttpTransport:
             if status not in _REDIRECTS:
                 break
             url = self._follow(url, status, response.headers.get("Location") or "")
+            if status in (301, 308):  # permanent
+                self._moved[start] = url
         else:
-            raise RetryableTransportError(f"more than {MAX_REDIRECTS} redirects from {self.url}")
+            raise RetryableTransportError(f"more than {MAX_REDIRECTS} redirects from {start}")
         self.last_exchange = (status, len(body))  # for the DEBUG log of each request
-        if not 200 <= status < 300:
-            self._raise_for(response, url)
-        return response
-
-    def _raise_for(self, response: requests.Response, url: str) -> NoReturn:
-        """The ``TransportError`` a status that is not 2xx means."""
-        status = response.status_code
-        reason = f"HTTP {status} from {url}"
-        if status == 413:
-            raise PayloadTooLargeError(reason)
-        redirect = status < 400  # one this SDK does not follow (300, 303, 304, ...)
-        if redirect:
+        if 300 <= status < 400:  # a redirect this SDK does not follow (300, 303, 304, ...)
             error_once(f"http-{status}", "%s answers HTTP %d; events stay queued", url, status)
-        if redirect or status in _RETRYABLE_STATUS or status >= 500:
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            raise RetryableTransportError(reason, status_code=status, retry_after_s=retry_after)
-        if status in (401, 403):
-            error_once(
-                f"http-{status}", "PostHog refused the project key (%s): %s", reason, _KEY_HINT
+            raise RetryableTransportError(
+                f"HTTP {status} from {url}", status_code=status, retry_after_s=retry_after
             )
-        raise RejectedError(f"{reason}: {self._redacted(response.text)}", status_code=status)
+        return response
 
     def _follow(self, url: str, status: int, location: str) -> str:
         target = redirect_target(url, location)
@@ -229,13 +216,7 @@ class HttpTransport:
                 clip(location),
             )
             raise RetryableTransportError(f"HTTP {status} from {url}: redirect not followed")
-        if status in (301, 308):  # permanent: later batches go straight there
-            self.url = target
         return target
-
-    def _redacted(self, text: str) -> str:
-        """A response body fit for a log line: short, and never the key (some servers echo)."""
-        return clip(text.replace(self._api_key, "<api_key>"), 200)
 
     def _check_reachable(self) -> None:
         """Before a process loads the HTTP stack (~100 ms of imports) for its first request,
@@ -287,7 +268,56 @@ class HttpTransport:
             session.close()
 
 
-class HttpBackend(HttpTransport):
+class PostHogTransport(HttpTransport):
+    """A PostHog endpoint (Cloud, self-hosted or the local server): the project key, the
+    compression of every body, and what each status means."""
+
+    def __init__(
+        self, api_key: str, url: str, *, encoding: str | None = "gzip", timeout_s: float = 10.0
+    ) -> None:
+        super().__init__(url, timeout_s=timeout_s)
+        self._api_key = api_key
+        self._encoding = encoding  # Content-Encoding of every body; None: uncompressed
+
+    def _post(self, build: Callable[[], tuple[bytes, dict[str, str]]]) -> requests.Response:
+        """POST the body and headers ``build`` makes; the 2xx response, or a ``TransportError``.
+
+        ``build`` runs once the HTTP stack is loaded, so a send time it stamps excludes the
+        import time.
+        """
+        self.connect()
+        body, headers = build()
+        headers["Content-Type"] = "application/json"
+        headers["User-Agent"] = USER_AGENT
+        if self._encoding is not None:
+            body = compress(body, self._encoding)
+            headers["Content-Encoding"] = self._encoding
+        response = self.post(self.url, body, headers)
+        if not 200 <= response.status_code < 300:
+            self._raise_for(response, response.url or self.url)
+        return response
+
+    def _raise_for(self, response: requests.Response, url: str) -> NoReturn:
+        """The ``TransportError`` a status that is not 2xx (nor a redirect) means."""
+        status = response.status_code
+        reason = f"HTTP {status} from {url}"
+        if status == 413:
+            raise PayloadTooLargeError(reason)
+        if status in _RETRYABLE_STATUS or status >= 500:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            raise RetryableTransportError(reason, status_code=status, retry_after_s=retry_after)
+        if status in (401, 403):
+            error_once(
+                f"http-{status}", "PostHog refused the project key (%s): %s", reason, _KEY_HINT
+            )
+        raise RejectedError(f"{reason}: {self._redacted(response.text)}", status_code=status)
+
+    def _redacted(self, text: str) -> str:
+        """A response body fit for a log line: short, and never the key (some servers echo)."""
+        return clip(text.replace(self._api_key, "<api_key>"), 200)
+
+
+class HttpBackend(PostHogTransport):
     """Capture v0: batches to ``POST {host}/batch/``, the project key in the body."""
 
     def __init__(

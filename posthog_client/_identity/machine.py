@@ -9,9 +9,10 @@ changes, and builds the listed events afterwards.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
+from .._events.uuid7 import uuid7
 from .._types import PersonProfiles
 from .state import IdentityState
 
@@ -149,8 +150,10 @@ def unset_person_properties(state: IdentityState, names: list[str]) -> Outcome:
     return Outcome(new, [("$set", {"$unset": names})], result=True)
 
 
-def reset(state: IdentityState, reset_device_id: bool) -> Outcome:
+def reset(
+    state: IdentityState, reset_device_id: bool, new_id: Callable[[], str] = uuid7
+) -> Outcome:
     """R15–R19: a new anonymous identity and session; the device id survives unless asked."""
-    fresh = IdentityState.fresh()
+    fresh = IdentityState.fresh(new_id=new_id)
     device_id = fresh.device_id if reset_device_id else state.device_id
     return Outcome(fresh._replace(device_id=device_id), result=True)

@@ -102,6 +102,22 @@ class IdentityMethods(SuperPropertyMethods):
         warn_once(f"nobody-{operation}-{why}", "%s", message)
         return False, None
 
+    def _identified(
+        self,
+        state: IdentityState,
+        new_id: str,
+        to_set: Mapping[str, Any] | None,
+        to_set_once: Mapping[str, Any] | None,
+        session_id: str | None,
+    ) -> identity.Outcome:
+        """``identify`` of this install's own identity, run in the state's transaction (the
+        Mixpanel mode replays the anonymous person updates here)."""
+        return identity.identify(state, new_id, to_set, to_set_once, session_id)
+
+    def _aliased(self, state: IdentityState, alias_id: str) -> identity.Outcome:
+        """``alias`` of this install's own identity, run in the state's transaction."""
+        return identity.alias(state, alias_id)
+
     def _current_session(self) -> str:
         return self._sessions.session_id(now_timestamp()[1], active=False)
 
@@ -138,7 +154,7 @@ class IdentityMethods(SuperPropertyMethods):
         session_id = self._current_session()
         before = self._store.current()
         outcome = self._store.transact(
-            lambda s: _paired(identity.identify(s, new_id, to_set, to_set_once, session_id))
+            lambda s: _paired(self._identified(s, new_id, to_set, to_set_once, session_id))
         )
         if not outcome.events and (to_set or to_set_once):
             logger.debug("identify(%r): same properties already sent this session (R11)", new_id)
@@ -167,7 +183,7 @@ class IdentityMethods(SuperPropertyMethods):
         if new_alias == self._store.current().distinct_id:  # R21: nothing to link
             return self.identify(new_alias)
         before = self._store.current()
-        outcome = self._store.transact(lambda s: _paired(identity.alias(s, new_alias)))
+        outcome = self._store.transact(lambda s: _paired(self._aliased(s, new_alias)))
         self._emit(outcome, "alias", before)
         return outcome.result
 
@@ -210,7 +226,10 @@ class IdentityMethods(SuperPropertyMethods):
             self._nobody("reset", _NO_SERVER_USER)
             return
         before = self._store.current()
-        outcome = self._store.transact(lambda s: _paired(identity.reset(s, reset_device_id)))
+        new_id = self._store.new_id
+        outcome = self._store.transact(
+            lambda s: _paired(identity.reset(s, reset_device_id, new_id))
+        )
         self._sessions.forget()
         self._emit(outcome, "reset", before)
         self._flags_identity_changed(reset=True)

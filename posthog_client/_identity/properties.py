@@ -82,6 +82,10 @@ class EventProperties:
         else:
             distinct_id, identified = explicit_id, True
             person = self._options.person_profiles != "never" and not personless
+            if self._options.mixpanel_token is not None:  # Mixpanel would link the device to
+                props = {**shared.device[0], **props}  # this id (MI14): it carries none
+                props.pop("$device_id", None)
+                separate = None
         props["$is_identified"] = identified
         props["$process_person_profile"] = person
         return distinct_id, props, separate

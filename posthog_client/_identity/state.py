@@ -73,6 +73,7 @@ _FIELD_CHECKS: Final[tuple[tuple[str, Callable[[object], bool], object], ...]] =
     ("session_last_ms", _is_ms, 0),
     ("person_props_hash", _is_optional_str, None),
     ("person_props_session", _is_optional_str, None),
+    ("pending_person_ops", _is_properties, MappingProxyType({})),
 )
 
 
@@ -93,12 +94,18 @@ class IdentityState(NamedTuple):
     # are skipped (A6).
     person_props_hash: str | None = None
     person_props_session: str | None = None
+    # Mixpanel mode (D7): person updates sent while anonymous, folded, for the next identify
+    # to replay onto the user (Mixpanel does not carry a device's profile over, MI17).
+    pending_person_ops: Mapping[str, Any] = MappingProxyType({})
 
     @classmethod
-    def fresh(cls, device_id: str | None = None) -> IdentityState:
-        """A new anonymous identity (R1): one UUIDv7 for distinct id, anon id and device id."""
-        new_id = uuid7()
-        return cls(distinct_id=new_id, anon_id=new_id, device_id=device_id or new_id)
+    def fresh(
+        cls, device_id: str | None = None, *, new_id: Callable[[], str] = uuid7
+    ) -> IdentityState:
+        """A new anonymous identity (R1): one id for distinct id, anon id and device id, a
+        UUIDv7 (Mixpanel mode: a UUID v4, D3)."""
+        fresh_id = new_id()
+        return cls(distinct_id=fresh_id, anon_id=fresh_id, device_id=device_id or fresh_id)
 
     @classmethod
     def from_json(cls, data: object) -> tuple[IdentityState, list[str]]:
@@ -129,18 +136,24 @@ class IdentityState(NamedTuple):
         return cls(**values), repaired
 
     def to_json(self) -> dict[str, Any]:
-        return {"version": 1, **self._asdict(), "super_properties": dict(self.super_properties)}
+        return {
+            "version": 1,
+            **self._asdict(),
+            "super_properties": dict(self.super_properties),
+            "pending_person_ops": dict(self.pending_person_ops),
+        }
 
 
 class StateStore:
     """Loads, caches and atomically updates the ``IdentityState`` of one storage folder.
 
     ``directory=None`` keeps everything in memory (``persist=False``, opted out by environment,
-    or after a storage failure).
+    or after a storage failure). ``new_id`` draws the ids of a new identity.
     """
 
-    def __init__(self, directory: Path | None) -> None:
+    def __init__(self, directory: Path | None, *, new_id: Callable[[], str] = uuid7) -> None:
         self._dir = directory
+        self.new_id = new_id
         self._lock = threading.RLock()
         self._file_lock: BaseFileLock | None = None
         self._state: IdentityState | None = None
@@ -199,7 +212,7 @@ class StateStore:
         change: Callable[[IdentityState], tuple[IdentityState, T]],
         loaded: IdentityState | None,
     ) -> T:
-        base = loaded or self._state or IdentityState.fresh()
+        base = loaded or self._state or IdentityState.fresh(new_id=self.new_id)
         new, result = change(base)
         if self._dir is not None and (new != loaded or self._repaired):
             try:

@@ -23,13 +23,15 @@ Decisions (mixpanel-spec §8), with the reason for each:
 - D5 ``alias``: refused under Simplified (False + WARNING: ``$create_alias`` does nothing there);
   under Original and legacy ``$create_alias`` alone, without mixpanel-js's follow-up
   ``$identify``: like PostHog's alias it gives the current user a second id, and the local id
-  does not change, so this SDK's own events can never race ahead of the alias (MI5).
+  does not change, so this SDK's own events can never race ahead of the alias (MI5). The client
+  does not remember the alias: Mixpanel may refuse it (a second device), and a later
+  ``identify(alias)`` must then switch to that id, the seed's remedy.
 - D6 After ``identify`` under Simplified: ``$identify`` is still sent (Mixpanel's SDKs do; it
   merges if the project is in fact on Original) followed by one ``"Identified"`` event carrying
   both ids, because ``$identify`` never links and a CLI may send nothing more.
 - D7 Person properties set while anonymous are sent at once to ``$device:D`` (anonymous users keep
-  a profile) and, under Simplified, folded (``fold_person_ops``) and replayed onto the user with
-  the ``$identify``, since Mixpanel does not carry them over (MI17).
+  a profile) and, under Simplified and legacy, folded (``fold_person_ops``) and replayed onto the
+  user with the ``$identify``, since neither carries them over (MI17; legacy never merges).
 - D8 ``merge_dangerously`` only under Original with service-account credentials (a backend;
   a desktop app must never ship the secret), else False + WARNING.
 - D9 ``opt_out``/``opt_in`` send nothing to either backend (DESIGN A19); Mixpanel's SDKs delete
@@ -75,7 +77,6 @@ from ._wire import (
     MAX_BATCH_BYTES,
     MAX_RECORDS,
     Region,
-    ServiceAccountCredentials,
     WireRequest,
     check_import_answer,
     check_update_answer,
@@ -97,7 +98,6 @@ __all__ = [
     "MixpanelSettings",
     "RecordKind",
     "Region",
-    "ServiceAccountCredentials",
     "WireRequest",
     "alias_refusal",
     "check_import_answer",

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping
-from typing import Any, Final, Literal, TypeAlias
+from typing import Any, Final, get_args
+
+from .._types import MixpanelIdMerge as IdMerge
 
 __all__ = [
     "DEVICE_PREFIX",
@@ -27,9 +29,7 @@ __all__ = [
     "reset_warning",
 ]
 
-IdMerge: TypeAlias = Literal["legacy", "original", "simplified"]
-"""The Mixpanel project's ID-management setting (MI1); it cannot be detected, it must match."""
-ID_MERGE_MODELS: Final[tuple[IdMerge, ...]] = ("legacy", "original", "simplified")
+ID_MERGE_MODELS: Final[tuple[IdMerge, ...]] = get_args(IdMerge)
 DEVICE_PREFIX: Final = "$device:"
 RESERVED_PROPERTIES: Final = frozenset(
     {"token", "distinct_id", "time", "$insert_id", "$device_id", "$user_id", "mp_lib"}

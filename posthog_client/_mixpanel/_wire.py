@@ -1,30 +1,31 @@
 """Mixpanel requests and answers, without I/O (mixpanel-spec MA1–MA16; decisions D2, D11–D13, D16).
 
-Events go to ``/import`` as a gzipped JSON array with ``strict=1``, authenticated by the project
-token (or a service account, which ``$merge`` needs): it takes events of any age, so a desktop
-queue that waited offline for weeks is still delivered, and it reports invalid events one by
-one. Profile and group updates go to ``/engage`` and ``/groups`` as a form ``data=<JSON array>``
-with ``verbose=1``, as mixpanel-python sends them. ``check_*_answer`` maps each answer onto the
-pipeline's ``TransportError`` tree.
+Events go to ``/import`` as a JSON array with ``strict=1`` (the transport gzips it),
+authenticated by the project token (or a service account, which ``$merge`` needs): it takes
+events of any age, so a desktop queue that waited offline for weeks is still delivered, and it
+reports invalid events one by one. Profile and group updates go to ``/engage`` and ``/groups``
+as a form ``data=<JSON array>`` with ``verbose=1``, as mixpanel-python sends them.
+``check_*_answer`` maps each answer onto the pipeline's ``TransportError`` tree.
 """
 
 from __future__ import annotations
 
 import base64
-import gzip
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any, Final, Literal, NamedTuple, NoReturn, TypeAlias
+from typing import Any, Final, Literal, NamedTuple, NoReturn
 from urllib.parse import urlencode
 
 from .._exceptions import PayloadTooLargeError, RejectedError, RetryableTransportError
+from .._log import clip
+from .._types import MixpanelRegion as Region
+from .._types import MixpanelServiceAccount
 
 __all__ = [
     "HOSTS",
     "MAX_BATCH_BYTES",
     "MAX_RECORDS",
     "Region",
-    "ServiceAccountCredentials",
     "WireRequest",
     "check_import_answer",
     "check_update_answer",
@@ -32,8 +33,7 @@ __all__ = [
     "update_request",
 ]
 
-Region: TypeAlias = Literal["us", "eu", "in"]
-HOSTS: Final[Mapping[Region, str]] = {
+HOSTS: Final[Mapping[str, str]] = {  # by Region
     "us": "https://api.mixpanel.com",
     "eu": "https://api-eu.mixpanel.com",  # D16: EU and India data sent to the US host is lost
     "in": "https://api-in.mixpanel.com",
@@ -42,12 +42,6 @@ MAX_RECORDS: Final = 2000
 """Records per request, on every endpoint (MA13)."""
 MAX_BATCH_BYTES: Final = 2 * 1024 * 1024
 """D12: uncompressed bytes per request, under both of the limits Mixpanel documents (MA13)."""
-
-
-class ServiceAccountCredentials(NamedTuple):
-    username: str
-    secret: str
-    project_id: str
 
 
 class WireRequest(NamedTuple):
@@ -67,11 +61,11 @@ def import_request(
     records: Sequence[Mapping[str, Any]],
     *,
     token: str,
-    service_account: ServiceAccountCredentials | None = None,
+    service_account: MixpanelServiceAccount | None = None,
     geolocate: bool = True,
-    compress: bool = True,
 ) -> WireRequest:
-    """Events for ``/import``: JSON array, ``strict=1``, Basic auth (MA3, MA6, D2).
+    """Events for ``/import``: JSON array, ``strict=1``, Basic auth (MA3, MA6, D2). The body is
+    not compressed: the transport gzips it as it does every request body (``Content-Encoding``).
 
     ``geolocate`` (D11): ``ip=1`` lets Mixpanel locate a desktop user by the request's address;
     backends send ``ip=0``, since the address is the server's.
@@ -84,11 +78,7 @@ def import_request(
         query["project_id"] = service_account.project_id
     credentials = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
     headers = {"Content-Type": "application/json", "Authorization": f"Basic {credentials}"}
-    body = _dumps(records).encode()
-    if compress:
-        body = gzip.compress(body, compresslevel=6)
-        headers["Content-Encoding"] = "gzip"
-    return WireRequest("/import", query, headers, body)
+    return WireRequest("/import", query, headers, _dumps(records).encode())
 
 
 def update_request(
@@ -109,19 +99,27 @@ def update_request(
 
 def check_import_answer(
     status: int, body: bytes, *, retry_after_s: float | None = None
-) -> tuple[int, ...]:
-    """The indexes of events strict ``/import`` refused, or raise for the whole batch (D13).
+) -> dict[int, str]:
+    """The events strict ``/import`` refused (index → why), or raise for the whole batch (D13).
 
     A 400 listing ``failed_records`` is a partial success: the other events are ingested and
     must never be sent again, the listed ones are dropped (they "will consistently fail", MA16).
+    Why is the refused field's name, never its value (it may be the app's data).
     """
     if status == 200:
-        return ()
+        return {}
     payload = _json(body)
     failed = payload.get("failed_records") if status == 400 else None
     if isinstance(failed, list) and failed:
-        indexes = {item.get("index") for item in failed if isinstance(item, dict)}
-        return tuple(sorted(i for i in indexes if isinstance(i, int)))
+        refused: dict[int, str] = {}
+        for item in failed:
+            index = item.get("index") if isinstance(item, dict) else None
+            if isinstance(index, int) and index not in refused:
+                field = item.get("field")
+                refused[index] = (
+                    f"invalid {clip(field, 60)}" if isinstance(field, str) else "invalid"
+                )
+        return dict(sorted(refused.items()))
     _raise_for(status, payload, retry_after_s)
 
 
@@ -133,13 +131,13 @@ def check_update_answer(status: int, body: bytes, *, retry_after_s: float | None
     if body.strip() == b"1" or payload.get("status") == 1:
         return
     raise RejectedError(
-        f"Mixpanel refused every record of the batch: {payload.get('error') or 'no reason'}",
+        f"Mixpanel refused every record of the batch: {_reason(payload, 'no reason')}",
         status_code=status,
     )
 
 
 def _raise_for(status: int, payload: Mapping[str, Any], retry_after_s: float | None) -> NoReturn:
-    reason = payload.get("error") or f"HTTP {status}"
+    reason = _reason(payload, f"HTTP {status}")
     if status == 413:  # MA16: split the batch and try again
         raise PayloadTooLargeError(f"Mixpanel: {reason}", status_code=413)
     if status in (408, 429) or status >= 500:
@@ -147,6 +145,12 @@ def _raise_for(status: int, payload: Mapping[str, Any], retry_after_s: float | N
             f"Mixpanel: {reason}", status_code=status, retry_after_s=retry_after_s
         )
     raise RejectedError(f"Mixpanel: {reason}", status_code=status)
+
+
+def _reason(payload: Mapping[str, Any], default: str) -> str:
+    """Mixpanel's ``error``, short enough for a log line (it may quote a record's value)."""
+    error = payload.get("error")
+    return clip(error, 120) if error else default
 
 
 def _json(body: bytes) -> dict[str, Any]:

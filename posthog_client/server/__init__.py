@@ -17,13 +17,17 @@ From a shell: ``posthog-client serve`` (or ``python -m posthog_client.server``).
 ``PersonEngine`` is the same engine without HTTP: ``ingest(events)`` and queries.
 ``LocalServer(flags=...)`` (``posthog-client serve --flags flags.json``) also answers feature
 flags, with the SDK's own evaluation engine over the persons and groups it ingested.
+
+Started with ``identity="mixpanel-simplified"`` (or ``"mixpanel-original"``, ``"mixpanel-legacy"``;
+``posthog-client serve --identity ...``) it is Mixpanel's ingestion API instead, resolving users
+under that ID-merge model (``server.mixpanel``, a ``mixpanel.MixpanelEngine``).
 """
 
 from __future__ import annotations
 
 from ._engine import PersonEngine
 from ._flag_source import FlagSource, FlagsSpec
-from ._local import DEFAULT_API_KEY, LocalServer
+from ._local import DEFAULT_API_KEY, IDENTITY_MODES, Identity, LocalServer
 from ._models import (
     Group,
     IngestionWarning,
@@ -39,9 +43,11 @@ from ._models import (
 
 __all__ = [
     "DEFAULT_API_KEY",
+    "IDENTITY_MODES",
     "FlagSource",
     "FlagsSpec",
     "Group",
+    "Identity",
     "IngestResult",
     "IngestionWarning",
     "LocalServer",

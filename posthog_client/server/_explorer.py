@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, Generic, Protocol, TypeVar
 from urllib.parse import quote
 
 from ._engine import PersonEngine
@@ -27,7 +27,7 @@ from ._explorer_person import PersonView, person_page
 from ._query import BadParameterError, page
 from ._router import Handler, Request, Response, Route
 
-__all__ = ["explorer_routes"]
+__all__ = ["ExplorerPages", "Pages", "explorer_routes", "page_routes"]
 
 _PERSONS_PER_PAGE: Final = 50
 _EVENTS_PER_PAGE: Final = 100
@@ -38,23 +38,63 @@ _PAGE_HEADERS: Final = (("Content-Security-Policy", CSP), ("Cache-Control", "no-
 
 
 def explorer_routes(engine: PersonEngine) -> list[Route]:
+    """The explorer's pages over ``engine``."""
+    return page_routes(_Explorer(engine))
+
+
+class ExplorerPages(Protocol):
+    """The handlers of an explorer's pages (PostHog's persons, or Mixpanel's users)."""
+
+    def persons(self, request: Request) -> Response: ...
+    def person(self, request: Request) -> Response: ...
+    def events(self, request: Request) -> Response: ...
+    def warnings(self, request: Request) -> Response: ...
+    def revision(self, request: Request) -> Response: ...
+
+
+def page_routes(pages: ExplorerPages) -> list[Route]:
     """The explorer's pages (private: they show stored data) and its two static files."""
-    explorer = _Explorer(engine)
     return [
-        Route("GET", "/", explorer.persons, private=True, html=True),
-        Route("GET", "/persons/{uuid}", explorer.person, private=True, html=True),
-        Route("GET", "/events", explorer.events, private=True, html=True),
-        Route("GET", "/warnings", explorer.warnings, private=True, html=True),
-        Route("GET", "/explorer/revision", explorer.revision, private=True),
+        Route("GET", "/", pages.persons, private=True, html=True),
+        Route("GET", "/persons/{id}", pages.person, private=True, html=True),
+        Route("GET", "/events", pages.events, private=True, html=True),
+        Route("GET", "/warnings", pages.warnings, private=True, html=True),
+        Route("GET", "/explorer/revision", pages.revision, private=True),
         Route("GET", "/explorer/app.css", _static(CSS, "text/css")),
         Route("GET", "/explorer/app.js", _static(JS, "text/javascript")),
     ]
 
 
-class _Explorer:
-    def __init__(self, engine: PersonEngine) -> None:
+class _Revisioned(Protocol):
+    @property
+    def revision(self) -> int: ...
+
+
+E = TypeVar("E", bound=_Revisioned)
+
+
+class Pages(Generic[E]):
+    """What every explorer's pages share: the layout, carrying the revision its script polls to
+    refresh as data arrives, and the answer to a bad request."""
+
+    def __init__(self, engine: E) -> None:
         self._engine = engine
 
+    def revision(self, request: Request) -> Response:
+        headers = (("Cache-Control", "no-store"),)
+        return Response.json(200, {"revision": self._engine.revision}, headers=headers)
+
+    def _page(self, title: str, tab: str, body: str, *, status: int = 200) -> Response:
+        content = layout(title, tab, body, revision=self._engine.revision)
+        return Response(status, content, "text/html; charset=utf-8", _PAGE_HEADERS)
+
+    def _bad(self, message: str) -> Response:
+        return self._page(
+            "Bad request", "/", f"<h1>Bad request</h1><p>{esc(message)}</p>", status=400
+        )
+
+
+class _Explorer(Pages[PersonEngine]):
     def persons(self, request: Request) -> Response:
         search = (request.first("q") or "").strip()[:_MAX_SEARCH]
         try:
@@ -73,7 +113,7 @@ class _Explorer:
         return self._page("Persons", "/", body)
 
     def person(self, request: Request) -> Response:
-        uuid = request.params["uuid"]
+        uuid = request.params["id"]
         engine = self._engine
         person = engine.person_by_uuid(uuid)
         if person is None:
@@ -124,19 +164,6 @@ class _Explorer:
         warnings = self._engine.warnings(limit=limit, offset=offset, newest_first=True)
         body = warnings_page(warnings, self._engine.count_warnings(), offset, limit)
         return self._page("Ingestion warnings", "/warnings", body)
-
-    def revision(self, request: Request) -> Response:
-        headers = (("Cache-Control", "no-store"),)
-        return Response.json(200, {"revision": self._engine.revision}, headers=headers)
-
-    def _page(self, title: str, tab: str, body: str, *, status: int = 200) -> Response:
-        content = layout(title, tab, body, revision=self._engine.revision)
-        return Response(status, content, "text/html; charset=utf-8", _PAGE_HEADERS)
-
-    def _bad(self, message: str) -> Response:
-        return self._page(
-            "Bad request", "/", f"<h1>Bad request</h1><p>{esc(message)}</p>", status=400
-        )
 
 
 def _static(text: str, content_type: str) -> Handler:

@@ -14,14 +14,14 @@ Lists take ``limit`` (default 100, at most 10 000) and ``offset`` and answer
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from ._engine import PersonEngine
 from ._router import Request, Response, Route
 
-__all__ = ["BadParameterError", "page", "query_routes"]
+__all__ = ["BadParameterError", "Fetch", "listed", "page", "persons_answer", "query_routes"]
 
-_Fetch = Callable[[int, int], tuple[list[dict[str, Any]], int]]
+Fetch = Callable[[int, int], tuple[list[dict[str, Any]], int]]
 """``(limit, offset)`` → one page of results and the total."""
 
 _DEFAULT_LIMIT: Final = 100
@@ -59,13 +59,7 @@ class _QueryAPI:
         self._engine = engine
 
     def persons(self, request: Request) -> Response:
-        distinct_id = request.first("distinct_id")
-        if distinct_id is not None:
-            person = self._engine.person(distinct_id)
-            if person is None:
-                return Response.error(404, "person_not_found", "no person has this distinct_id")
-            return Response.json(200, person.to_json())
-        return _listed(request, self._persons)
+        return persons_answer(request, self._engine.person, self._persons)
 
     def _persons(self, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
         persons = self._engine.persons(limit=limit, offset=offset)
@@ -87,18 +81,36 @@ class _QueryAPI:
     def events(self, request: Request) -> Response:
         distinct_id = request.first("distinct_id")
 
-        def listed(limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+        def fetch(limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
             events = self._engine.events(distinct_id, limit=limit, offset=offset)
             return [e.to_json() for e in events], self._engine.count_events(distinct_id)
 
-        return _listed(request, listed)
+        return listed(request, fetch)
 
     def warnings(self, request: Request) -> Response:
         warnings = [w.to_json() for w in self._engine.warnings()]
         return Response.json(200, {"results": warnings, "count": len(warnings)})
 
 
-def _listed(request: Request, fetch: _Fetch) -> Response:
+class _Found(Protocol):
+    def to_json(self) -> dict[str, Any]: ...
+
+
+def persons_answer(
+    request: Request, find: Callable[[str], _Found | None], fetch: Fetch
+) -> Response:
+    """``?distinct_id=X``: the person X belongs to (``find``; 404 if none); else a page of all."""
+    distinct_id = request.first("distinct_id")
+    if distinct_id is None:
+        return listed(request, fetch)
+    person = find(distinct_id)
+    if person is None:
+        return Response.error(404, "person_not_found", "no person has this distinct_id")
+    return Response.json(200, person.to_json())
+
+
+def listed(request: Request, fetch: Fetch) -> Response:
+    """One page of a list, as ``{"results", "count", "limit", "offset"}`` (400 out of range)."""
     try:
         limit, offset = page(request)
     except BadParameterError as exc:

@@ -12,10 +12,13 @@ from ._flag_routes import flag_routes
 from ._flag_source import FlagSource
 from ._ingest import ingest_routes
 from ._ingest_v1 import ingest_v1_routes
+from ._mixpanel_explorer import mixpanel_explorer_routes
+from ._mixpanel_routes import mixpanel_routes
 from ._query import query_routes
 from ._router import Router
+from .mixpanel import MixpanelEngine
 
-__all__ = ["build_router"]
+__all__ = ["build_mixpanel_router", "build_router"]
 
 
 def build_router(
@@ -35,3 +38,9 @@ def build_router(
             *explorer_routes(engine),
         ]
     )
+
+
+def build_mixpanel_router(engine: MixpanelEngine) -> Router:
+    """Every route of a server resolving identities the Mixpanel way: Mixpanel's ingestion API
+    (its ``/track`` in place of PostHog's), the query API and the explorer over ``engine``."""
+    return Router([*mixpanel_routes(engine), *mixpanel_explorer_routes(engine)])

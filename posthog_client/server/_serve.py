@@ -12,7 +12,8 @@ from typing import Final
 
 from .._exceptions import ConfigurationError
 from ._access import is_loopback
-from ._local import DEFAULT_API_KEY, LocalServer
+from ._local import DEFAULT_API_KEY, IDENTITY_MODES, LocalServer
+from .mixpanel import ServiceAccount
 
 __all__ = ["DESCRIPTION", "add_serve_arguments", "serve"]
 
@@ -20,7 +21,9 @@ DESCRIPTION: Final = (
     "Serve PostHog's ingestion API (/batch/, /capture/, /e/, /i/v0/e/, /track/, "
     "/i/v1/analytics/events) with PostHog's person-merge rules on SQLite, feature flags "
     "(/flags, /flags/definitions) from --flags, a JSON query API (/api/persons, /api/events, "
-    "/api/ingestion_warnings) and a person explorer for the browser (/). Stop it with Ctrl-C."
+    "/api/ingestion_warnings) and a person explorer for the browser (/). With --identity "
+    "mixpanel-*: Mixpanel's ingestion API (/track, /import, /engage, /groups) with that ID-merge "
+    "model instead. Stop it with Ctrl-C."
 )
 _DEFAULT_PORT: Final = 8010
 
@@ -68,11 +71,27 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         "re-read when it changes",
     )
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    parser.add_argument(
+        "--identity",
+        choices=IDENTITY_MODES,
+        default="posthog",
+        help="resolve identities as PostHog does (default), or serve Mixpanel's ingestion API "
+        "with the given ID-merge model",
+    )
+    parser.add_argument(
+        "--service-account",
+        type=_service_account,
+        metavar="USER:SECRET:PROJECT_ID",
+        help="a Mixpanel service account /import accepts (merge_dangerously needs one)",
+    )
 
 
 def serve(args: argparse.Namespace) -> int:
     """Run the server until interrupted; returns the exit status."""
-    api_key = args.api_key or os.environ.get("POSTHOG_API_KEY") or DEFAULT_API_KEY
+    if args.identity == "posthog":
+        api_key = args.api_key or os.environ.get("POSTHOG_API_KEY") or DEFAULT_API_KEY
+    else:
+        api_key = args.api_key  # None: the Mixpanel emulation's own default token
     personal_key = args.personal_api_key or os.environ.get("POSTHOG_PERSONAL_API_KEY") or None
     try:
         server = LocalServer(
@@ -85,6 +104,8 @@ def serve(args: argparse.Namespace) -> int:
             personal_api_key=personal_key,
             allowed_hosts=args.allowed_host,
             flags=args.flags,
+            identity=args.identity,
+            service_account=args.service_account,
         )
     except sqlite3.Error as exc:
         print(f"posthog-client: cannot open the database {args.db}: {exc}", file=sys.stderr)
@@ -98,7 +119,7 @@ def serve(args: argparse.Namespace) -> int:
         server.stop()
         print(f"posthog-client: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
-    _announce(server, api_key, args.db)
+    _announce(server, args.db)
     previous = signal.signal(signal.SIGTERM, _interrupt)  # stop as cleanly on SIGTERM as on Ctrl-C
     try:
         server.wait()
@@ -111,11 +132,16 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _announce(server: LocalServer, api_key: str, db: str | None) -> None:
+def _announce(server: LocalServer, db: str | None) -> None:
     where = f"in {os.path.abspath(db)}" if db else "in memory only (use --db PATH to keep it)"
+    if server.identity == "posthog":
+        what, key = "PostHog server", f"project key {server.api_key!r}"
+    else:
+        model = server.mixpanel.model_name
+        what, key = f"Mixpanel server ({model} ID merge)", f"project token {server.api_key!r}"
     print(
-        f"posthog-client: local PostHog server listening on {server.url} "
-        f"(project key {api_key!r}); data kept {where}. Press Ctrl-C to stop.",
+        f"posthog-client: local {what} listening on {server.url} ({key}); data kept {where}. "
+        "Press Ctrl-C to stop.",
         flush=True,
     )
     print(f"posthog-client: person explorer: {server.explorer_url}", flush=True)
@@ -137,6 +163,13 @@ def _port(text: str) -> int:
     if not 0 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"{port} is not a port number (0-65535)")
     return port
+
+
+def _service_account(text: str) -> ServiceAccount:
+    parts = text.split(":")
+    if len(parts) != 3 or not all(parts):
+        raise argparse.ArgumentTypeError("expected USER:SECRET:PROJECT_ID")
+    return ServiceAccount(*parts)
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:

@@ -175,9 +175,9 @@ def test_proxy_and_ca_settings_come_from_the_environment_once(
 def test_gzip_output_is_a_standard_gzip_stream() -> None:
     http = HttpBackend(API_KEY, HOST, gzip=True)
     body = http.body([event(i) for i in range(50)])
-    from posthog_client._delivery.http import _gzip
+    from posthog_client._delivery.http import gzip_body
 
-    assert gzip.decompress(_gzip(body)) == body
+    assert gzip.decompress(gzip_body(body)) == body
 
 
 def test_a_forked_child_gets_its_own_session(sink: LoopbackSink) -> None:

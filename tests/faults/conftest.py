@@ -1,5 +1,9 @@
 """Shared pieces of the fault suite: a scriptable PostHog sink, clients aimed at it, dead owners'
-queue files, and a check of what PostHog's capture would accept."""
+queue files, and a check of what PostHog's capture would accept.
+
+Tests that take the ``transport`` fixture run once per transport of the one pipeline: PostHog's
+capture v0 (``/batch/``) and v1, and Mixpanel's ``/import`` (``transport_options``,
+``http_backend``); tests of PostHog's own answers take ``capture_api`` (v0 and v1)."""
 
 from __future__ import annotations
 
@@ -15,8 +19,15 @@ import pytest
 from loopback_sink import LoopbackSink
 
 from posthog_client import Client
+from posthog_client._delivery.backend import Backend
+from posthog_client._delivery.capture_v1 import CaptureV1Backend
+from posthog_client._delivery.http import HttpBackend
+from posthog_client._delivery.mixpanel import MixpanelBackend
+from posthog_client._mixpanel import MixpanelSettings
 
 API_KEY = "phc_fault_suite_key"
+MIXPANEL_TOKEN = "mp_fault_suite_token"
+TRANSPORTS = ("v0", "v1", "mixpanel")
 MAX_DEPTH = 128  # serde_json's recursion limit in PostHog's capture service
 
 
@@ -24,6 +35,48 @@ MAX_DEPTH = 128  # serde_json's recursion limit in PostHog's capture service
 def sink() -> Iterator[LoopbackSink]:
     with LoopbackSink() as running:
         yield running
+
+
+@pytest.fixture(params=TRANSPORTS)
+def transport(request: pytest.FixtureRequest) -> str:
+    """Each transport of the pipeline in turn."""
+    name: str = request.param
+    return name
+
+
+@pytest.fixture(params=("v0", "v1"))
+def capture_api(request: pytest.FixtureRequest) -> str:
+    """Each of PostHog's capture APIs in turn."""
+    name: str = request.param
+    return name
+
+
+def transport_options(transport: str) -> dict[str, Any]:
+    """The ``Client`` options that pick ``transport``."""
+    if transport == "mixpanel":
+        return {"mixpanel_token": MIXPANEL_TOKEN}
+    return {"capture_api": transport}
+
+
+def http_backend(transport: str, url: str, **options: Any) -> Backend:
+    """The HTTP backend of ``transport``, aimed at ``url``, as ``build_delivery`` makes it."""
+    if transport == "mixpanel":
+        return MixpanelBackend(MixpanelSettings(MIXPANEL_TOKEN), url, **options)
+    backend = CaptureV1Backend if transport == "v1" else HttpBackend
+    return backend(API_KEY, url, **options)
+
+
+def sent_uuid(i: int) -> str:
+    """The uuid of ``line(i)`` and ``encoded(i)``."""
+    return str(uuid.UUID(int=i + 1))
+
+
+def line(i: int) -> bytes:
+    """A queued event with the uuid ``sent_uuid(i)``, as every transport sends it."""
+    return (
+        b'{"event":"e","distinct_id":"u","uuid":"%s","properties":{},'
+        b'"timestamp":"2026-01-01T00:00:00.000000+00:00"}' % sent_uuid(i).encode()
+    )
 
 
 @pytest.fixture
@@ -67,7 +120,7 @@ def encoded(i: int, name: str = "left") -> bytes:
     message = {
         "event": name,
         "distinct_id": "someone",
-        "uuid": str(uuid.UUID(int=i + 1)),
+        "uuid": sent_uuid(i),
         "timestamp": "2026-01-01T00:00:00.000000+00:00",
         "properties": {"i": i},
     }

@@ -23,7 +23,7 @@ from loopback_sink import LoopbackSink
 from posthog_client import Client, _log
 from posthog_client._events import uuid7 as _uuid7
 
-from .conftest import API_KEY, MakeApp
+from .conftest import API_KEY, MakeApp, transport_options
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="POSIX fork")
 
@@ -160,11 +160,12 @@ def test_fork_under_load_loses_nothing_and_sends_nothing_twice(
 
 _KILLED_MID_REQUEST = textwrap.dedent(
     """
-    import sys, uuid
+    import json, sys, uuid
     from pathlib import Path
     from posthog_client import Client
     app = Client("phc_fault_suite_key", host=sys.argv[1], storage_dir=sys.argv[2],
-                 flush_at=10_000, flush_interval_s=60, max_batch_size=50, capture_api=sys.argv[4])
+                 flush_at=10_000, flush_interval_s=60, max_batch_size=50,
+                 **json.loads(sys.argv[4]))
     for i in range(200):
         app.capture("e", {"i": i}, distinct_id="u", uuid=str(uuid.UUID(int=i + 1)))
     Path(sys.argv[3]).write_text("queued")
@@ -173,21 +174,23 @@ _KILLED_MID_REQUEST = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("capture_api", ["v0", "v1"])
 def test_kill_9_during_a_request_resends_at_most_the_batch_in_flight(
-    sink: LoopbackSink, tmp_path: Path, capture_api: str
+    sink: LoopbackSink, tmp_path: Path, transport: str
 ) -> None:
     storage, ready = tmp_path / "storage", tmp_path / "ready"
+    options = transport_options(transport)
     sink.hang()
-    script = [_KILLED_MID_REQUEST, sink.url, str(storage), str(ready), capture_api]
-    child = subprocess.Popen([sys.executable, "-c", *script])
+    child = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_MID_REQUEST, sink.url, str(storage), str(ready),
+         json.dumps(options)]
+    )  # fmt: skip
     try:
         assert sink.arrived.wait(20)
     finally:
         child.kill()
         child.wait(10)
     sink.release()  # the held request completes: PostHog ingested that batch
-    with Client(API_KEY, host=sink.url, storage_dir=storage, capture_api=capture_api) as next_run:
+    with Client(API_KEY, host=sink.url, storage_dir=storage, **options) as next_run:
         assert next_run.flush(10).pending == 0
     counts = Counter(e["uuid"] for e in sink.events)
     expected = {str(uuid.UUID(int=i + 1)) for i in range(200)}

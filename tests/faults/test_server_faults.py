@@ -1,15 +1,16 @@
 """Servers that fail: errors, resets, garbage, hangs, redirects, 413, 429 with any Retry-After,
-5xx forever, and capture v1's per-event answers. Nothing is lost, nothing is sent twice, waits
-are honoured whoever drives the send. Each server fault is tried on both capture APIs
-(``capture_api``: v0 ``/batch/`` and v1)."""
+5xx forever, capture v1's per-event answers and Mixpanel's partial refusals. Nothing is lost,
+nothing is sent twice, waits are honoured whoever drives the send. Each server fault is tried on
+every transport (``transport``: capture v0, v1 and Mixpanel) or, where the answer is PostHog's
+own, on both capture APIs (``capture_api``)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import email.utils
 import functools
 import logging
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
@@ -18,35 +19,29 @@ import pytest
 from delivery_support import make_pipeline
 from loopback_sink import ECHO, LoopbackSink
 
-from posthog_client._delivery.backend import Backend
-from posthog_client._delivery.capture_v1 import CaptureV1Backend
-from posthog_client._delivery.http import HttpBackend, parse_retry_after
+from posthog_client import DeliveryProblem
+from posthog_client._delivery.http import parse_retry_after
+from posthog_client.server import LocalServer
 
-from .conftest import API_KEY, MakeApp, encoded, messages
+from .conftest import (
+    API_KEY,
+    MIXPANEL_TOKEN,
+    MakeApp,
+    encoded,
+    http_backend,
+    line,
+    messages,
+    sent_uuid,
+    transport_options,
+)
 
 MAX_PAUSE_S = 30 * 60.0
-
-
-@pytest.fixture(params=["v0", "v1"])
-def capture_api(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
 
 @pytest.fixture
 def app(make_app: MakeApp, capture_api: str) -> MakeApp:
     """Clients of ``make_app`` on the capture API under test."""
     return functools.partial(make_app, capture_api=capture_api)
-
-
-def transport(capture_api: str, url: str, **options: Any) -> Backend:
-    """The backend of ``capture_api``, as ``build_delivery`` makes it."""
-    backend = CaptureV1Backend if capture_api == "v1" else HttpBackend
-    return backend(API_KEY, url, **options)
-
-
-def sent_uuid(i: int) -> str:
-    """The uuid of ``encoded(i)``."""
-    return str(uuid.UUID(int=i + 1))
 
 
 def uuids(sink: LoopbackSink) -> list[str]:
@@ -69,22 +64,24 @@ def test_gzip_on_compresses_every_batch_however_small(app: MakeApp, sink: Loopba
 
 
 def test_flush_waits_out_retry_after_instead_of_cutting_it_short(
-    app: MakeApp, sink: LoopbackSink
+    make_app: MakeApp, sink: LoopbackSink, transport: str
 ) -> None:
-    sink.respond(429, {"Retry-After": "1"})  # retried on v1 too: rate-limited events wait
-    client = app()
-    client.capture("e", distinct_id="u")
-    result = client.flush(10)
+    sink.respond(429, {"Retry-After": "1"})
+    app = make_app(**transport_options(transport))
+    app.capture("e", distinct_id="u")
+    result = app.flush(10)
     assert (result.sent, result.pending) == (1, 0)
     first, second = sink.requests
     assert second["at"] - first["at"] >= 0.95
 
 
-def test_flush_does_not_cut_the_backoff_short(app: MakeApp, sink: LoopbackSink) -> None:
+def test_flush_does_not_cut_the_backoff_short(
+    make_app: MakeApp, sink: LoopbackSink, transport: str
+) -> None:
     sink.respond(503)
-    client = app()
-    client.capture("e", distinct_id="u")
-    assert client.flush(10).pending == 0
+    app = make_app(**transport_options(transport))
+    app.capture("e", distinct_id="u")
+    assert app.flush(10).pending == 0
     first, second = sink.requests
     assert second["at"] - first["at"] >= 0.45  # backoff 1 s with jitter in [0.5, 1]
 
@@ -123,7 +120,7 @@ def test_a_huge_retry_after_pauses_sending_for_at_most_30_minutes(
     tmp_path: Path, sink: LoopbackSink, value: str, capture_api: str
 ) -> None:
     sink.respond(429, {"Retry-After": value})
-    pipeline = make_pipeline(tmp_path, transport(capture_api, sink.url))
+    pipeline = make_pipeline(tmp_path, http_backend(capture_api, sink.url))
     try:
         pipeline.submit(encoded(0))
         started = time.monotonic()
@@ -250,13 +247,13 @@ def test_a_wrong_key_is_an_error_that_says_what_to_check(
     ids=["500", "503", "429", "408", "reset", "garbage"],
 )
 def test_one_failed_request_loses_nothing_and_duplicates_nothing(
-    tmp_path: Path, sink: LoopbackSink, fault: dict[str, object], capture_api: str
+    tmp_path: Path, sink: LoopbackSink, fault: dict[str, object], transport: str
 ) -> None:
     sink.respond(**fault)  # type: ignore[arg-type]
-    pipeline = make_pipeline(tmp_path, transport(capture_api, sink.url, timeout_s=2))
+    pipeline = make_pipeline(tmp_path, http_backend(transport, sink.url, timeout_s=2))
     try:
         for i in range(5):
-            pipeline.submit(encoded(i))
+            pipeline.submit(line(i))
         assert pipeline.flush(5).pending == 0
     finally:
         pipeline.shutdown(0)
@@ -268,7 +265,7 @@ def test_a_hung_server_times_out_and_the_retry_delivers(
     tmp_path: Path, sink: LoopbackSink, capture_api: str
 ) -> None:
     sink.hang()
-    backend = transport(capture_api, sink.url, timeout_s=0.3)
+    backend = http_backend(capture_api, sink.url, timeout_s=0.3)
     pipeline = make_pipeline(tmp_path, backend, flush_at=1)
     try:
         pipeline.submit(encoded(0))
@@ -282,12 +279,12 @@ def test_a_hung_server_times_out_and_the_retry_delivers(
 
 
 def test_5xx_forever_pauses_with_the_events_queued_then_the_next_run_sends_them(
-    tmp_path: Path, sink: LoopbackSink, capture_api: str
+    tmp_path: Path, sink: LoopbackSink, transport: str
 ) -> None:
     sink.respond(503, times=3)
-    pipeline = make_pipeline(tmp_path, transport(capture_api, sink.url), max_retries=2)
+    pipeline = make_pipeline(tmp_path, http_backend(transport, sink.url), max_retries=2)
     for i in range(4):
-        pipeline.submit(encoded(i))
+        pipeline.submit(line(i))
     assert pipeline.flush(5).pending == 4
     assert len(sink.requests) == 3  # max_retries + 1 attempts, then a pause
     assert pipeline._not_before - time.monotonic() >= 59
@@ -295,19 +292,38 @@ def test_5xx_forever_pauses_with_the_events_queued_then_the_next_run_sends_them(
     assert pipeline._thread is not None
     pipeline._thread.join(5)  # the process is gone: its files are free to adopt
     assert not [k for k, v in pipeline.stats().items() if k.startswith("dropped_") and v]
-    later = make_pipeline(tmp_path, transport(capture_api, sink.url))
+    later = make_pipeline(tmp_path, http_backend(transport, sink.url))
     assert later.flush(5).pending == 0
     later.shutdown(0)
     assert sorted(uuids(sink)) == sorted(sent_uuid(i) for i in range(4))
 
 
 def test_413_splits_the_batch_and_delivers_every_event(
-    tmp_path: Path, sink: LoopbackSink, capture_api: str
+    tmp_path: Path, sink: LoopbackSink, transport: str
 ) -> None:
     sink.respond(413)
-    pipeline = make_pipeline(tmp_path, transport(capture_api, sink.url))
+    pipeline = make_pipeline(tmp_path, http_backend(transport, sink.url))
     for i in range(6):
-        pipeline.submit(encoded(i))
+        pipeline.submit(line(i))
     assert pipeline.flush(5).pending == 0
     pipeline.shutdown(0)
     assert sorted(uuids(sink)) == sorted(sent_uuid(i) for i in range(6))
+
+
+def test_mixpanel_refusing_some_events_of_a_batch_drops_only_those_and_resends_none(
+    make_app: MakeApp,
+) -> None:
+    problems: list[DeliveryProblem] = []
+    with LocalServer(MIXPANEL_TOKEN, identity="mixpanel-simplified") as server:
+        app = make_app(host=server.url, on_error=problems.append, **transport_options("mixpanel"))
+        kept = [app.capture("kept", {"i": i}) for i in range(3)]
+        app.capture("ancient", timestamp=dt.datetime(1960, 1, 1, tzinfo=dt.timezone.utc))
+        kept.append(app.capture("kept", {"i": 3}))
+        result = app.flush(5)  # strict /import: 400 listing the one event before 1971
+        assert (result.sent, result.dropped, result.pending) == (4, 1, 0)
+        assert app.flush(5) == (0, 0, 0)  # nothing waits: the kept events are never resent
+        stored = server.mixpanel.events()
+    assert sorted(e.insert_id for e in stored) == sorted(kept)  # each once, "ancient" not at all
+    assert app.stats()["dropped_rejected_event"] == 1
+    assert [(p.kind, p.events) for p in problems] == [("rejected_event", 1)]
+    assert "invalid" in problems[0].message and "1960" not in problems[0].message

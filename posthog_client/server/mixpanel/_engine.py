@@ -97,6 +97,7 @@ class MixpanelEngine:
         self._lock = threading.RLock()
         self._store = Store(db_path)
         self._closed = False
+        self._revision = 0
         try:
             with self._store.transaction():
                 stored = self._store.meta("model")
@@ -110,6 +111,11 @@ class MixpanelEngine:
             self._store.close()
             raise
         self._model: IdentityModel = _MODELS[model](self._store)
+
+    @property
+    def revision(self) -> int:
+        """Moves on every ingested request: the explorer's pages poll it to refresh."""
+        return self._revision
 
     def close(self) -> None:
         """Close the database; idempotent."""
@@ -203,6 +209,7 @@ class MixpanelEngine:
             ingestion.run(
                 endpoint, records, strict=endpoint == "import" if strict is None else strict
             )
+            self._revision += 1
         report = ingestion.report()
         logger.debug(
             "local mixpanel server: /%s kept %d of %d records (%d failed)",

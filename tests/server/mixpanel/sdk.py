@@ -20,7 +20,6 @@ from posthog_client._identity import machine as identity
 from posthog_client._identity.state import IdentityState
 from posthog_client._mixpanel import (
     MixpanelSettings,
-    ServiceAccountCredentials,
     WireRequest,
     alias_refusal,
     check_import_answer,
@@ -30,11 +29,12 @@ from posthog_client._mixpanel import (
     new_device_id,
     update_request,
 )
+from posthog_client._types import MixpanelServiceAccount
 from posthog_client.server.mixpanel import Answer, MixpanelEngine, ServiceAccount
 
 from . import NOW, Clock
 
-SERVICE_ACCOUNT = ServiceAccountCredentials("sa-user", "sa-secret", "42")
+SERVICE_ACCOUNT = MixpanelServiceAccount("sa-user", "sa-secret", "42")
 """The credentials the transport holds; ``SERVER_ACCOUNT`` is the same account server-side."""
 SERVER_ACCOUNT = ServiceAccount(*SERVICE_ACCOUNT)
 
@@ -84,7 +84,10 @@ class SdkDevice:
     def alias(self, alias: str) -> list[dict[str, Any]]:
         if alias_refusal(self.id_merge) is not None:  # type: ignore[arg-type]
             return []
-        return self._apply(identity.alias(self.state, alias))
+        state = self.state
+        events = self._apply(identity.alias(state, alias))
+        self.state = state  # the client does not remember it: Mixpanel may refuse it (D5)
+        return events
 
     def set_person_properties(self, **to_set: Any) -> list[dict[str, Any]]:
         return self._apply(identity.set_person_properties(self.state, to_set, None, None))

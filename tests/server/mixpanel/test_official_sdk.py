@@ -8,6 +8,7 @@ back, so the package raises if the engine refuses anything. Nothing leaves the m
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from collections.abc import Iterator
@@ -21,6 +22,8 @@ import responses
 from mixpanel.credentials import ServiceAccountCredentials
 from requests import PreparedRequest
 
+from posthog_client import Client
+from posthog_client.server import LocalServer
 from posthog_client.server.mixpanel import IdMerge, MixpanelEngine
 
 from . import TOKEN, Clock, users
@@ -156,3 +159,64 @@ def test_official_package_and_this_sdk_resolve_a_backend_the_same_way(model: IdM
         renewed = ours.person("a1")
         assert renewed is not None
         assert (renewed.distinct_id == "a1") is (model == "simplified")
+
+
+# -- over HTTP: the official package and this SDK's Client, each against a local server -----------
+
+
+def backend_story_client(client: Client, model: str, device: str) -> None:
+    """The operations of ``backend_story_official`` with this SDK's Client in server mode."""
+    client.capture("Page Viewed", distinct_id="$device:" + device)
+    client.capture("Plan Purchased", distinct_id="u1")
+    client.set_person_properties({"plan": "pro"}, distinct_id="u1")
+    client.set_person_properties(set_once={"first_plan": "pro"}, distinct_id="u1")
+    client.unset_person_properties(["trial"], distinct_id="u1")
+    if model != "simplified":
+        assert client.alias("a1", distinct_id="u1")
+    client.capture("Renewed", distinct_id="a1")
+    group = {"$group_type": "company", "$group_key": "acme", "$group_set": {"name": "Acme"}}
+    client.capture("$groupidentify", group, distinct_id="u1")
+    if model == "original":
+        assert client.merge_dangerously("old-account", distinct_id="u1")
+
+
+@pytest.mark.parametrize("model", ["legacy", "original", "simplified"])
+def test_the_official_package_over_http_is_resolved_as_this_sdks_client(
+    model: IdMerge, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    device = str(uuid.uuid4())
+    identity: Any = f"mixpanel-{model}"
+    with (
+        LocalServer(TOKEN, identity=identity, service_account=SERVER_ACCOUNT) as theirs,
+        LocalServer(TOKEN, identity=identity, service_account=SERVER_ACCOUNT) as ours,
+    ):
+        # api_host makes https:// URLs; the local server speaks http, so the same host is given
+        # per endpoint (mixpanel-python's way to use a proxy). alias() always builds its own
+        # Consumer(): it gets the same URLs.
+        urls = {
+            f"{name}_url": f"{theirs.url}/{path}"
+            for name, path in (("events", "track"), ("people", "engage"),
+                               ("groups", "groups"), ("import", "import"))
+        }  # fmt: skip
+        monkeypatch.setattr(mixpanel, "Consumer", functools.partial(mixpanel.Consumer, **urls))
+        credentials = ServiceAccountCredentials(*SERVICE_ACCOUNT)
+        consumer = mixpanel.Consumer(credentials=credentials, retry_limit=0)
+        backend_story_official(mixpanel.Mixpanel(TOKEN, consumer=consumer), model, device)
+        with Client(
+            mixpanel_token=TOKEN,
+            host=ours.url,
+            mode="server",
+            mixpanel_id_merge=model,
+            mixpanel_service_account=SERVICE_ACCOUNT,
+            strict=True,
+        ) as client:
+            backend_story_client(client, model, device)
+            assert client.flush(10).pending == 0
+        assert users(ours.mixpanel) == users(theirs.mixpanel)
+        assert [p.to_json() for p in ours.mixpanel.persons()] == [
+            p.to_json() for p in theirs.mixpanel.persons()
+        ]
+        assert [g.to_json() for g in ours.mixpanel.groups()] == [
+            g.to_json() for g in theirs.mixpanel.groups()
+        ]
+        assert ours.mixpanel.refusals() == theirs.mixpanel.refusals() == []

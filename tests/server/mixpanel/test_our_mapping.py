@@ -60,10 +60,10 @@ def test_legacy_second_alias_fails() -> None:
         web, phone, events = tell(engine, "second-alias")
         deliver(engine, events)
         assert [r.reason for r in engine.refusals()] == ["errAliasAlreadyExists"]
-        # identify(S) after alias(S) keeps the local id (R14, as mixpanel-js MC3): still apart
+        # the refused alias is not remembered: identify(S) switches to S, the seed's remedy
         assert users(engine) == {
-            "$device:" + web.state.device_id: WEB,
-            "$device:" + phone.state.device_id: [*PHONE, "Item Viewed"],
+            "$device:" + web.state.device_id: [*WEB, "Item Viewed"],
+            "$device:" + phone.state.device_id: PHONE,
         }
 
 
