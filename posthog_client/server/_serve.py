@@ -119,9 +119,9 @@ def serve(args: argparse.Namespace) -> int:
         server.stop()
         print(f"posthog-client: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
-    _announce(server, args.db)
     previous = signal.signal(signal.SIGTERM, _interrupt)  # stop as cleanly on SIGTERM as on Ctrl-C
-    try:
+    try:  # a signal right after the announcement (a script that read it) still stops cleanly
+        _announce(server, args.db)
         server.wait()
     except KeyboardInterrupt:
         pass
