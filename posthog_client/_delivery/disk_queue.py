@@ -100,6 +100,7 @@ class DiskQueue(Upkeep):
         self._lane_list: tuple[Lane, ...] = ()
         self._closed = False
         self._in_flight = False  # a batch was handed out and not yet acknowledged
+        self._folder_due = False  # the folder check waits for the batch in flight
         self._next_scan = 0.0
         # Events and bytes adopted and removed; lanes count what they added themselves.
         self._adopted_events = self._adopted_bytes = 0
@@ -263,15 +264,16 @@ class DiskQueue(Upkeep):
         stream = at.stream
         with self._consume_lock:
             self._in_flight = False
-            if (
-                done <= 0
-                or at.epoch != self._epoch
-                or not stream.segments
-                or stream.segments[0].seq != at.seq
-                or stream.offset != at.offset
+            if (  # else purged or trimmed meanwhile
+                done > 0
+                and at.epoch == self._epoch
+                and stream.segments
+                and stream.segments[0].seq == at.seq
+                and stream.offset == at.offset
             ):
-                return  # purged or trimmed meanwhile
-            self._removed(done, stream.advance(at.decoded.lines_for(done), done))
+                self._removed(done, stream.advance(at.decoded.lines_for(done), done))
+            if self._folder_due:
+                self._check_folder()
 
     def _removed(self, events: int, size: int) -> None:
         with self._lock:

@@ -30,7 +30,7 @@ class MemoryQueue:
 
     def put(self, event: bytes, shared: SharedProperties | None = None) -> bool:
         if shared is not None:
-            event = with_shared(event, shared.members)
+            event = with_shared(event, shared.splice)
         with self._lock:
             if len(self._items) < self._max_size:
                 self._items.append(event)

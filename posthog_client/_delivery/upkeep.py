@@ -43,6 +43,7 @@ class Upkeep:
     _born: itertools.count[int]
     _closed: bool
     _in_flight: bool
+    _folder_due: bool
     _append: Callable[[int, bytes], int]
     _next_scan: float
     _adopted_events: int
@@ -117,8 +118,11 @@ class Upkeep:
 
     def _check_folder(self) -> None:
         """Re-create the folder if it was deleted under us (a cleanup tool)."""
-        if self._closed or self._in_flight:
-            return  # (a batch in flight: at the next housekeeping, not to resend it)
+        if self._closed:
+            return
+        self._folder_due = self._in_flight  # then at its ack: not to resend the batch
+        if self._folder_due:
+            return
         for lane in self._lane_list:
             with lane.lock:
                 if lane.retired:

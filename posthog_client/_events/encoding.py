@@ -27,7 +27,14 @@ from .._log import clip, clip_repr, logger
 from . import codec
 from .codec import convert_known
 
-__all__ = ["MAX_DEPTH", "SharedProperties", "encode_event", "to_json_value", "with_shared"]
+__all__ = [
+    "MAX_DEPTH",
+    "SharedProperties",
+    "encode_event",
+    "splice_for",
+    "to_json_value",
+    "with_shared",
+]
 
 # Containers nested in an event, counting the event itself. PostHog's capture parses with
 # serde_json, whose limit is 128 for the whole request body; this leaves ample room.
@@ -39,24 +46,27 @@ _PROPERTIES: Final = b'"properties":{'
 
 class SharedProperties:
     """Properties many events share, encoded once: ``members`` is the JSON object without its
-    braces. Compared by identity: a new identity state makes a new one."""
+    braces, ``splice`` what ``with_shared`` puts in. Compared by identity: a new identity state
+    makes a new one."""
 
-    __slots__ = ("members", "properties")
+    __slots__ = ("members", "properties", "splice")
 
     def __init__(self, properties: dict[str, Any]) -> None:
         self.properties = properties
         self.members = encode_event(properties)[1:-1]
+        self.splice = splice_for(self.members)
 
 
-def with_shared(line: bytes, members: bytes) -> bytes:
-    """The event ``line`` (encoded by ``encode_event``) with ``members`` first in its
-    properties, as if they had been encoded with it."""
-    at = line.find(_PROPERTIES) + len(_PROPERTIES)
-    if not members:
-        return line
-    if line[at : at + 1] == b"}":  # no properties of its own
-        return b"".join((line[:at], members, line[at:]))
-    return b"".join((line[:at], members, b",", line[at:]))
+def splice_for(members: bytes) -> bytes:
+    """What ``with_shared`` puts where an event's properties start, for these ``members``."""
+    return _PROPERTIES + members + b"," if members else _PROPERTIES
+
+
+def with_shared(line: bytes, splice: bytes) -> bytes:
+    """The event ``line`` (encoded by ``encode_event``, with properties of its own, as every
+    event the client sends with shared ones has) with the members of ``splice``
+    (``splice_for``) first in its properties, as if they had been encoded with it."""
+    return line.replace(_PROPERTIES, splice, 1)
 
 
 def encode_event(event: Mapping[str, Any], *, strict: bool = False) -> bytes:

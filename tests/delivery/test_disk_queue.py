@@ -292,7 +292,7 @@ def test_shared_properties_are_written_once_per_segment_and_restored(tmp_path: P
     assert len(data) == len(definition(b"0", shared.members)) + sum(len(line) + 3 for line in own)
     batch = queue.next_batch(500, MAX_BATCH_BYTES)
     assert batch is not None
-    assert batch.events == [with_shared(line, shared.members) for line in own]
+    assert batch.events == [with_shared(line, shared.splice) for line in own]
     queue.ack(batch, 60)
     queue.close()
     adopted = DiskQueue(tmp_path, 10**8, Counters())  # from the middle, past the definition
@@ -318,3 +318,21 @@ def test_segments_of_the_previous_version_are_delivered_unchanged(tmp_path: Path
     assert drain(queue) == [100]
     queue.close()
     assert os.listdir(tmp_path) == []
+
+
+def test_a_folder_deleted_while_a_batch_is_in_flight_is_recreated_at_its_ack(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "queue"
+    queue = DiskQueue(folder, 10**8, Counters())
+    queue.put(event(1))
+    batch = queue.next_batch(10, MAX_BATCH_BYTES)
+    assert batch is not None
+    shutil.rmtree(folder)  # a cleanup tool, while the batch is being sent
+    queue.put(event(2))  # into the deleted file
+    queue.maintain()  # not now: it would carry the batch in flight over and send it twice
+    assert not folder.exists()
+    queue.ack(batch, 1)
+    assert folder.is_dir()
+    assert drain(queue) == [2]
+    queue.close()

@@ -26,7 +26,7 @@ def test_references_are_restored_to_the_event_encoded_whole() -> None:
     own, other = event(1), event(2)
     lines = [definition(b"0", SHARED.members)[:-1], refer(b"0", own), other, refer(b"0", own)]
     decoded = Decoder().decode(lines, 10**6, strict=True, rescan=no_rescan)
-    whole = with_shared(own, SHARED.members)
+    whole = with_shared(own, SHARED.splice)
     assert decoded.events == [whole, other, whole]
     assert json.loads(whole)["properties"] == {
         "$lib": "posthog-client-python",
@@ -47,7 +47,7 @@ def test_a_definition_before_the_read_position_is_found_by_rescanning() -> None:
     before = [definition(b"0", SHARED.members)[:-1], refer(b"0", event(1))]
     own = event(2)
     decoded = Decoder().decode([refer(b"0", own)], 10**6, strict=True, rescan=lambda: before)
-    assert decoded.events == [with_shared(own, SHARED.members)]
+    assert decoded.events == [with_shared(own, SHARED.splice)]
 
 
 def test_a_reference_without_its_definition_is_skipped_not_sent() -> None:
@@ -60,7 +60,7 @@ def test_a_reference_without_its_definition_is_skipped_not_sent() -> None:
 
 def test_the_byte_limit_counts_restored_events() -> None:
     lines = [definition(b"0", SHARED.members)[:-1]] + [refer(b"0", event(i)) for i in range(10)]
-    size = len(with_shared(event(0), SHARED.members)) + 1
+    size = len(with_shared(event(0), SHARED.splice)) + 1
     decoded = Decoder().decode(lines, 3 * size, strict=False, rescan=no_rescan)
     assert len(decoded.events) == 3
 
