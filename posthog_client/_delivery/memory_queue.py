@@ -31,6 +31,8 @@ class MemoryQueue:
     def put(self, event: bytes, shared: SharedProperties | None = None) -> bool:
         if shared is not None:
             event = with_shared(event, shared.splice)
+        else:  # a copy of exactly its size: orjson's own result keeps a larger allocation,
+            event = bytes(memoryview(event))  # and 50,000 of them took 400 MiB instead of 65
         with self._lock:
             if len(self._items) < self._max_size:
                 self._items.append(event)
