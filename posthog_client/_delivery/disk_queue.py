@@ -114,7 +114,9 @@ class DiskQueue(Upkeep):
         lane = self._lanes.get(_get_ident()) or self._lane()
         if lane is None:
             return False  # closed
-        with lane.lock:
+        lock = lane.lock
+        lock.acquire()  # (not `with`: half the cost on this path)
+        try:
             segment = lane.segment
             if segment is None or segment.size >= self._segment_bytes:
                 segment = self._rotate(lane)
@@ -137,6 +139,8 @@ class DiskQueue(Upkeep):
                 lane.added_events += 1
                 lane.added_bytes += size
                 return True
+        finally:
+            lock.release()
         return not self._closed and self.put(event, shared)  # retired by purge: a new lane
 
     def _lane(self) -> Lane | None:

@@ -18,7 +18,6 @@ The encoder is chosen on the first call, not at import: importing orjson costs a
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 from collections.abc import Callable, Mapping
@@ -32,7 +31,9 @@ __all__ = [
     "dumps_text",
     "encoder_name",
     "has_non_finite",
+    "load_orjson",
     "nan_as_null",
+    "options",
     "stdlib_dumps",
 ]
 
@@ -91,42 +92,47 @@ else:  # pragma: no cover - interpreters without the C accelerator
         return _text_encoder.encode(value)
 
 
-def stdlib_dumps(value: Any) -> bytes:
-    """``value`` as compact UTF-8 JSON with the standard library (see ``dumps``)."""
+def stdlib_dumps(value: Any, default: object = None, option: int = 0) -> bytes:
+    """``value`` as compact UTF-8 JSON with the standard library, called like ``dumps``
+    (``default`` and ``option`` are orjson's; the standard library's are set above)."""
     return dumps_text(value).encode("utf-8")  # strict: a lone surrogate raises
 
 
-def _orjson_dumps() -> Callable[[Any], bytes] | None:
+def load_orjson() -> tuple[Callable[[Any, Callable[[Any], Any], int], bytes], int] | None:
+    """orjson's ``dumps`` and the options that make it agree with the standard library, or
+    None if it is not installed."""
     try:
         with lazy_imports():
             import orjson
     except ImportError:
         return None
-    options = (
+    agree = (
         orjson.OPT_PASSTHROUGH_DATETIME
         | orjson.OPT_PASSTHROUGH_DATACLASS
         | orjson.OPT_PASSTHROUGH_SUBCLASS
     )
-    return functools.partial(orjson.dumps, default=convert_known, option=options)
+    return orjson.dumps, agree
 
 
-def _first_dumps(value: Any) -> bytes:
-    global dumps, nan_as_null
-    fast = _orjson_dumps()
-    nan_as_null = fast is not None
-    dumps = fast or stdlib_dumps
-    return dumps(value)
+def _first_dumps(value: Any, default: object = None, option: int = 0) -> bytes:
+    global dumps, options, nan_as_null
+    fast = load_orjson()
+    (dumps, options), nan_as_null = fast or (stdlib_dumps, 0), fast is not None
+    return dumps(value, convert_known, options)
 
 
-# The encoder, chosen on the first call; with orjson, NaN and infinity come out as null without
-# an error (``nan_as_null``): check a line containing null with ``has_non_finite``.
-dumps: Callable[[Any], bytes] = _first_dumps
+# The encoder, chosen on the first call: call it as ``dumps(value, convert_known, options)``
+# (orjson's own signature, positional: a partial would cost a tenth of the whole encode).
+# With orjson, NaN and infinity come out as null without an error (``nan_as_null``): check a
+# line containing null with ``has_non_finite``.
+dumps: Callable[[Any, Callable[[Any], Any], int], bytes] = _first_dumps
+options = 0
 nan_as_null = False
 
 
 def encoder_name() -> str:
     """Which encoder ``dumps`` uses ("orjson" or "json"), choosing it if not done yet."""
-    dumps({})
+    dumps({}, convert_known, options)
     return "orjson" if nan_as_null else "json"
 
 

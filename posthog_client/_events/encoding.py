@@ -73,7 +73,7 @@ def encode_event(event: Mapping[str, Any], *, strict: bool = False) -> bytes:
     """The event as compact UTF-8 JSON; problems are fixed (or raised in strict mode)."""
     try:
         try:
-            line = codec.dumps(event)
+            line = codec.dumps(event, convert_known, codec.options)
         except TypeError:  # orjson refuses what the standard library converts: non-str keys
             if not codec.nan_as_null:  # (duplicates included), integers over 64 bits
                 raise

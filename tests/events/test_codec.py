@@ -110,15 +110,17 @@ def message(props: Any, name: str = "e") -> dict[str, Any]:
 
 @contextmanager
 def using(encoder: str) -> Iterator[None]:
-    chosen = (codec.dumps, codec.nan_as_null)
+    chosen = (codec.dumps, codec.options, codec.nan_as_null)
     if encoder == "orjson":
-        codec.dumps, codec.nan_as_null = codec._orjson_dumps(), True  # type: ignore[assignment]
+        fast = codec.load_orjson()
+        assert fast is not None
+        (codec.dumps, codec.options), codec.nan_as_null = fast, True
     else:
-        codec.dumps, codec.nan_as_null = codec.stdlib_dumps, False
+        codec.dumps, codec.options, codec.nan_as_null = codec.stdlib_dumps, 0, False
     try:
         yield
     finally:
-        codec.dumps, codec.nan_as_null = chosen
+        codec.dumps, codec.options, codec.nan_as_null = chosen
 
 
 def encode_with(
@@ -218,12 +220,13 @@ def test_shared_properties_spliced_in_give_the_event_encoded_whole(
 
 def test_the_encoder_is_chosen_on_first_use(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(codec, "nan_as_null", codec.nan_as_null)  # restored afterwards
+    monkeypatch.setattr(codec, "options", codec.options)
     monkeypatch.setattr(codec, "dumps", codec._first_dumps)
     assert codec.encoder_name() == "orjson"
     monkeypatch.setitem(__import__("sys").modules, "orjson", None)  # not installed
     monkeypatch.setattr(codec, "dumps", codec._first_dumps)
     assert codec.encoder_name() == "json"
-    assert codec.dumps({"a": [1, "é"]}) == '{"a":[1,"é"]}'.encode()
+    assert codec.dumps({"a": [1, "é"]}, codec.convert_known, 0) == '{"a":[1,"é"]}'.encode()
 
 
 def test_with_orjson_a_line_holding_null_is_checked_for_nan(
