@@ -34,7 +34,7 @@ from ._consent import ConsentMethods
 from ._delivery.contract import Delivery
 from ._delivery.queue import MAX_EVENT_BYTES
 from ._events import sanitize
-from ._events.encoding import encode_event
+from ._events.encoding import SharedProperties, encode_event
 from ._events.timestamps import now_timestamp
 from ._events.uuid7 import uuid7
 from ._exceptions import InvalidEventError, PostHogError
@@ -267,7 +267,7 @@ class Client(GroupMethods, MixpanelIdentityMethods, ConsentMethods, LifecycleMet
         if properties is not None and type(properties) is not dict:
             properties = sanitize.event_properties(properties, event, strict=self.options.strict)
         context = current_context()
-        shared: tuple[Mapping[str, Any], str] | None = None
+        shared: SharedProperties | None = None
         if context is None and not self._server:
             distinct_id, props, shared = self._properties.for_device(
                 properties, explicit_id, now_ms
@@ -278,7 +278,7 @@ class Client(GroupMethods, MixpanelIdentityMethods, ConsentMethods, LifecycleMet
             sanitize.event_uuid(event_uuid, event, strict=self.options.strict)
             if event_uuid is not None
             else None
-        ) or uuid7()
+        ) or uuid7(now_ms)
         message = {
             "event": event,
             "distinct_id": wire_id or distinct_id,
@@ -291,13 +291,15 @@ class Client(GroupMethods, MixpanelIdentityMethods, ConsentMethods, LifecycleMet
             if kept is None:
                 return None
             message, shared, uuid = kept, None, kept["uuid"]
-        line = encode_event(message, strict=self.options.strict, shared_properties=shared)
-        if len(line) > MAX_EVENT_BYTES:
+        # Shared properties go beside the event's own: the queue splices them in when it is read
+        line = encode_event(message, strict=self.options.strict)
+        size = len(line) if shared is None else len(line) + len(shared.members) + 1
+        if size > MAX_EVENT_BYTES:
             self._refuse(
-                "oversize", f"event {clip_repr(event)} is {len(line)} bytes, over {MAX_EVENT_BYTES}"
+                "oversize", f"event {clip_repr(event)} is {size} bytes, over {MAX_EVENT_BYTES}"
             )
             return None
-        return uuid if (self._delivery or self._get_delivery()).submit(line) else None
+        return uuid if (self._delivery or self._get_delivery()).submit(line, shared) else None
 
     @never_raises(None)
     def capture_exception(

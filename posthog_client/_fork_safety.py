@@ -10,6 +10,8 @@ worker importing ``requests`` while the master forks). So:
 - ``lazy_imports()``: hold it around the SDK's deferred imports (they may run on any thread);
   ``fork()`` waits (at most ``IMPORT_WAIT_S``) until none is in progress, so children get whole
   modules. Reentrant: deferred imports nest.
+- ``fork_flag()``: a flag for hot paths that must notice a fork even without Python's hooks
+  (uwsgi and C extensions fork from C), for less than ``os.getpid()`` costs.
 """
 
 from __future__ import annotations
@@ -19,14 +21,26 @@ from __future__ import annotations
 # (which may log, e.g. urllib3 adding its handler) before logging's lock is taken.
 import logging  # noqa: F401
 import os
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
-__all__ = ["IMPORT_WAIT_S", "lazy_imports", "reinit_after_fork", "renew_after_fork"]
+__all__ = [
+    "IMPORT_WAIT_S",
+    "ForkFlag",
+    "PidFlag",
+    "fork_flag",
+    "lazy_imports",
+    "reinit_after_fork",
+    "renew_after_fork",
+]
 
 IMPORT_WAIT_S: Final = 10.0  # an import takes ~0.1 s; never block a fork for longer than this
+
+# <linux/mman.h>: the same value on every architecture.
+_MADV_WIPEONFORK_LINUX: Final = 18 if sys.platform == "linux" else None
 
 _import_lock = threading.RLock()
 _held_for_fork = False
@@ -51,6 +65,54 @@ def renew_after_fork(
         namespace[name] = factory()
 
     reinit_after_fork(renew)
+
+
+class ForkFlag(Protocol):
+    """``flag[0]`` is 1 once set with ``flag[0] = 1``, in this process only (see ``fork_flag``)."""
+
+    def __getitem__(self, index: int, /) -> int: ...
+
+    def __setitem__(self, index: int, value: int, /) -> None: ...
+
+
+class PidFlag:
+    """A ``ForkFlag`` that compares the pid: ``fork_flag`` where the kernel cannot wipe a page in
+    a child, and a placeholder that reads 0 until it is set."""
+
+    __slots__ = ("_pid",)
+
+    def __init__(self) -> None:
+        self._pid = -1
+
+    def __getitem__(self, index: int, /) -> int:
+        return int(self._pid == os.getpid())
+
+    def __setitem__(self, index: int, value: int, /) -> None:
+        self._pid = os.getpid() if value else -1
+
+
+def fork_flag() -> ForkFlag:
+    """A new, unset flag that reads 0 again in any child forked after it was set, whether the
+    fork ran Python's hooks or not (uwsgi, C extensions).
+
+    On Linux it is the first byte of a private page that the kernel zeroes in every child
+    (``MADV_WIPEONFORK``, Linux 4.14): reading it costs an index, about a fifth of the
+    ``os.getpid()`` system call, which matters on ``capture()``'s path. Elsewhere it compares
+    the pid.
+    """
+    with lazy_imports():
+        import mmap  # deferred: nothing at import time
+
+    # Linux only; some Python builds lack the constant (built against older headers).
+    wipe_on_fork = getattr(mmap, "MADV_WIPEONFORK", _MADV_WIPEONFORK_LINUX)
+    if wipe_on_fork is None:
+        return PidFlag()
+    try:
+        page = mmap.mmap(-1, mmap.PAGESIZE, flags=mmap.MAP_PRIVATE)
+        page.madvise(wipe_on_fork)
+    except (OSError, ValueError):  # a kernel before 4.14
+        return PidFlag()
+    return page
 
 
 @contextmanager

@@ -11,6 +11,8 @@ exit, so nothing outlives the test). Like PostHog, a body that is not valid UTF-
 A capture v1 request (``/i/v1/…``) gets a result per event: "ok" unless ``respond(200,
 per_event=("ok", "retry", "drop"))`` scripts them by position; only accepted events are kept.
 
+``Blackhole`` is a port where connections hang, as if packets were dropped.
+
 As a process (benchmarks): ``python tests/loopback_sink.py PORT_FILE`` serves until killed and
 answers ``GET /stats`` with ``{"events": n, "distinct": n, "requests": n}``.
 """
@@ -243,6 +245,45 @@ class LoopbackSink:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(5)
+
+
+class Blackhole:
+    """A 127.0.0.1 port where connecting hangs as if packets were dropped (a firewall, no
+    route), without root: a listener that never accepts, its accept queue kept full, so that
+    Linux drops further SYNs. ``with Blackhole() as hole:`` then ``hole.url``."""
+
+    def __init__(self) -> None:
+        self._listener = socket.socket()
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(0)
+        self._fillers: list[socket.socket] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+
+    def __enter__(self) -> Blackhole:
+        for _ in range(8):  # until the queue is full: a connect then times out
+            filler = socket.socket()
+            filler.settimeout(0.05)
+            try:
+                filler.connect(self._listener.getsockname())
+            except TimeoutError:
+                filler.close()
+                return self
+            self._fillers.append(filler)
+        self.__exit__(None, None, None)
+        raise RuntimeError("connections to a full accept queue are not dropped here")
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        for filler in self._fillers:
+            filler.close()
+        self._listener.close()
 
 
 if __name__ == "__main__":

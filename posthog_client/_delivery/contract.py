@@ -7,7 +7,10 @@ pipeline's job: ``build.build_delivery`` picks one, ``worker.Pipeline`` implemen
 
 from __future__ import annotations
 
-from typing import NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
+
+if TYPE_CHECKING:
+    from .._events.encoding import SharedProperties
 
 __all__ = ["Delivery", "FlushResult"]
 
@@ -22,8 +25,9 @@ class FlushResult(NamedTuple):
 
 
 class Delivery(Protocol):
-    def submit(self, event: bytes) -> bool:
-        """Queue one encoded event; False if it was refused (counted by reason)."""
+    def submit(self, event: bytes, shared: SharedProperties | None = None) -> bool:
+        """Queue one event encoded by ``encoding.encode_event``, with ``shared`` properties to
+        splice into its own when it is sent; False if it was refused (counted by reason)."""
 
     def flush(self, timeout_s: float | None) -> FlushResult:
         """Deliver what is queued, waiting at most ``timeout_s`` (None: the pipeline's default)."""

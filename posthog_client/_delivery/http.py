@@ -53,6 +53,10 @@ __all__ = [
 ]
 
 GZIP_LEVEL: Final = 1  # 7.6x smaller at under half the CPU of level 6 (8.7x): bench_gzip.py
+# The first connect of a process, before the HTTP stack is loaded: short, so that a process
+# exits at once where packets are dropped (a firewall, no route), not only where refused. A
+# slower network costs one attempt: after a timeout, the next ones use the full timeout.
+PROBE_TIMEOUT_S: Final = 0.2
 MAX_REDIRECTS: Final = 5
 _REDIRECTS: Final = frozenset({301, 302, 307, 308})
 _RETRYABLE_STATUS: Final = frozenset({408, 429})
@@ -168,11 +172,12 @@ class HttpTransport:
         self._session: requests.Session | None = None
         self._pid = os.getpid()
         self._moved: dict[str, str] = {}  # permanent redirects: later requests go straight there
+        self._probe = True  # connect with PROBE_TIMEOUT_S before the first request
         self.last_exchange: tuple[int, int] | None = None  # (HTTP status, request bytes)
 
     def connect(self) -> requests.Session:
         """The session, made (after the reachability check) on first use."""
-        if self._session is None:
+        if self._session is None and self._probe:
             self._check_reachable()
         return self._get_session()
 
@@ -220,10 +225,10 @@ class HttpTransport:
 
     def _check_reachable(self) -> None:
         """Before a process loads the HTTP stack (~100 ms of imports) for its first request,
-        see with a bare TCP connect whether the host answers at all, so that an offline CLI
-        exits at once with its events left on disk (P12). Skipped once ``requests`` is loaded
-        anyway, behind a proxy, and where the system may configure one outside the environment
-        (macOS, Windows)."""
+        see with a bare TCP connect (``PROBE_TIMEOUT_S``) whether the host answers at all, so
+        that an offline CLI exits at once with its events left on disk (P12). Skipped once
+        ``requests`` is loaded anyway, behind a proxy, and where the system may configure one
+        outside the environment (macOS, Windows)."""
         if (
             "requests" in sys.modules
             or sys.platform in ("darwin", "win32")
@@ -237,8 +242,10 @@ class HttpTransport:
         parts = urlsplit(self.url)
         port = parts.port or (443 if parts.scheme == "https" else 80)
         try:
-            socket.create_connection((parts.hostname, port), timeout=self._timeout[0]).close()
+            socket.create_connection((parts.hostname, port), timeout=PROBE_TIMEOUT_S).close()
         except OSError as exc:
+            if isinstance(exc, TimeoutError):  # dropped, or only slow: next time, the full wait
+                self._probe = False
             raise RetryableTransportError(f"cannot reach {parts.hostname}:{port}: {exc}") from exc
 
     def _get_session(self) -> requests.Session:

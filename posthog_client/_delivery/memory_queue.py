@@ -5,9 +5,14 @@ from __future__ import annotations
 import itertools
 import threading
 from collections import deque
+from typing import TYPE_CHECKING
 
+from .._events.encoding import with_shared
 from .._log import warn_once
 from .queue import Batch, Counters
+
+if TYPE_CHECKING:
+    from .._events.encoding import SharedProperties
 
 __all__ = ["MemoryQueue"]
 
@@ -23,7 +28,11 @@ class MemoryQueue:
         self._lock = threading.Lock()
         self._epoch = 0  # bumped by purge so an in-flight batch cannot pop newer events
 
-    def put(self, event: bytes) -> bool:
+    def put(self, event: bytes, shared: SharedProperties | None = None) -> bool:
+        if shared is not None:
+            event = with_shared(event, shared.splice)
+        else:  # a copy of exactly its size: orjson's own result keeps a larger allocation,
+            event = bytes(memoryview(event))  # and 50,000 of them took 400 MiB instead of 65
         with self._lock:
             if len(self._items) < self._max_size:
                 self._items.append(event)

@@ -8,7 +8,10 @@ now is simply offered again later, unchanged.
 from __future__ import annotations
 
 import threading
-from typing import Final, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
+
+if TYPE_CHECKING:
+    from .._events.encoding import SharedProperties
 
 __all__ = [
     "DROP_REASONS",
@@ -45,8 +48,10 @@ class Batch:
 
 
 class EventQueue(Protocol):
-    def put(self, event: bytes) -> bool:
-        """Append one encoded event (caller thread, never blocks); False if refused."""
+    def put(self, event: bytes, shared: SharedProperties | None = None) -> bool:
+        """Append one encoded event (caller thread, never blocks); False if refused.
+        ``shared``: properties to splice into the event's (``encoding.with_shared``); the
+        queue hands out whole events."""
 
     def pending(self) -> int:
         """Events queued and not yet acknowledged."""

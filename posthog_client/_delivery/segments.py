@@ -4,19 +4,18 @@ Layout in the queue folder, per owner (one owner per process and pipeline)::
 
     <owner>.lock            held (filelock) by whoever currently owns the files
     <owner>.pos             "<seq> <offset>": where the first unsent line starts
-    <owner>.<seq>.seg       encoded events, one per line, appended by the owner
+    <owner>.<seq>.seg       encoded events, one per line, appended by the owner (``lines``)
 
 ``<owner>`` starts with the creation time in hex, so sorting names sorts owners by age.
 Progress is written after each acknowledged batch and a segment is deleted only after the
 progress file points past it, so a crash loses nothing and re-sends at most the batch that was
-in flight. Lines are checked before they are sent (``is_event_line``): one corrupt, torn or
-blank line is skipped and counted, never sent to make the whole batch invalid.
+in flight. Lines are checked before they are sent (``lines.is_event_line``): one corrupt, torn
+or blank line is skipped and counted, never sent to make the whole batch invalid.
 """
 
 from __future__ import annotations
 
 import errno
-import json
 import os
 import stat
 from pathlib import Path
@@ -25,11 +24,12 @@ from typing import TYPE_CHECKING, Final
 from .._fork_safety import lazy_imports
 from .._log import clip, warn_once
 from .._storage_files import file_lock, open_file
+from .lines import DEFINE, Decoder, fit
 
 if TYPE_CHECKING:
     from filelock import BaseFileLock
 
-__all__ = ["Segment", "Stream", "adopt_orphans", "is_event_line", "read_at", "segment_path"]
+__all__ = ["Segment", "Stream", "adopt_orphans", "read_at", "segment_path"]
 
 _READ_CHUNK: Final = 1 << 20
 _POS_FORMAT: Final = b"%020d %020d\n"  # fixed width: each update overwrites the previous one
@@ -54,13 +54,14 @@ def _unlink(path: Path) -> None:
 
 
 class Segment:
-    __slots__ = ("lines", "path", "seq", "size")
+    __slots__ = ("born", "lines", "path", "seq", "size")
 
-    def __init__(self, seq: int, path: Path, size: int = 0, lines: int = 0) -> None:
+    def __init__(self, seq: int, path: Path, size: int = 0, lines: int = 0, born: int = 0):
         self.seq = seq
         self.path = path
         self.size = size  # bytes of complete lines (a crashed writer's torn tail lies beyond)
-        self.lines = lines
+        self.lines = lines  # events among them (definitions are not counted)
+        self.born = born  # creation order among this process's segments (0: an earlier run's)
 
 
 class Stream:
@@ -77,7 +78,8 @@ class Stream:
         self.strict = strict  # parse each line before sending it (see is_event_line)
         self.segments: list[Segment] = []
         self.offset = 0  # in segments[0]
-        self.lines_done = 0  # lines of segments[0] before offset
+        self.lines_done = 0  # events of segments[0] before offset
+        self.decoder = Decoder()  # the shared properties defined in segments[0]
         self.next_seq = 0
         self._dir = directory
         self._pos_path = directory / f"{owner}.pos"
@@ -127,8 +129,8 @@ class Stream:
     def next_path(self) -> Path:
         return segment_path(self._dir, self.owner, self.next_seq)
 
-    def add_segment(self) -> Segment:
-        segment = Segment(self.next_seq, self.next_path())
+    def add_segment(self, born: int) -> Segment:
+        segment = Segment(self.next_seq, self.next_path(), born=born)
         self.next_seq += 1
         self.segments.append(segment)
         return segment
@@ -142,7 +144,7 @@ class Stream:
         while True:
             lines = self._buf[self.offset - self._buf_off :].split(b"\n", max_count)
             lines.pop()  # the part after the last newline: empty, or a line still being read
-            events = _fit(lines, max_bytes)
+            events = fit(lines, max_bytes)
             if len(events) == max_count or len(events) < len(lines) or not self._read_more(head):
                 return events
 
@@ -157,11 +159,21 @@ class Stream:
         self._buf_off = self.offset
         return True
 
-    def advance(self, events: list[bytes]) -> int:
-        """Mark ``events`` (the start of the last peek) as done; returns their size in bytes."""
-        size = sum(map(len, events)) + len(events)
+    def rescan(self) -> list[bytes]:
+        """The lines of the first segment before ``offset`` (for definitions read before)."""
+        fd = self._read_fd if self._read_fd >= 0 else open_file(self.segments[0].path, os.O_RDONLY)
+        try:
+            return read_at(fd, self.offset, 0).split(b"\n")
+        finally:
+            if fd != self._read_fd:
+                os.close(fd)
+
+    def advance(self, lines: list[bytes], events: int) -> int:
+        """Mark ``lines`` (the start of the last peek), ``events`` of them events, as done;
+        returns their size in bytes."""
+        size = sum(map(len, lines)) + len(lines)
         self.offset += size
-        self.lines_done += len(events)
+        self.lines_done += events
         self._write_pos()
         return size
 
@@ -169,6 +181,7 @@ class Stream:
         """Drop the first segment from ``offset`` on; returns the (lines, bytes) dropped."""
         head = self.segments.pop(0)
         dropped = (head.lines - self.lines_done, head.size - self.offset)
+        self.decoder.clear()
         self._close_reader()
         self.offset = self.lines_done = 0
         self._write_pos()  # points past the segment before it goes
@@ -185,6 +198,10 @@ class Stream:
             _unlink(self._pos_path)
             _unlink(Path(self.lock.lock_file))  # last: the owner is gone only once this is
         self.lock.release()
+
+    def deleted(self) -> bool:
+        """Whether the stream's files were deleted under it (its progress file is gone)."""
+        return os.fstat(self._pos_fd).st_nlink == 0
 
     def forget(self) -> None:
         """In a forked child: close our copies of the descriptors, touch nothing else."""
@@ -219,44 +236,25 @@ class Stream:
             return 0, 0
 
 
-def is_event_line(line: bytes, *, strict: bool) -> bool:
-    """Whether a queue line can go into a batch: a JSON object with an event name in valid
-    UTF-8. ``strict=False`` (lines this process wrote itself, from its own encoder moments ago)
-    only checks the framing; other processes' files, which a crash or a tool may have damaged,
-    are parsed."""
-    if line[:1] != b"{" or line[-1:] != b"}":
-        return False
-    if not strict:
-        return True
-    try:
-        event = json.loads(line.decode("utf-8"))
-    except ValueError:  # not JSON, or not UTF-8 (UnicodeDecodeError is a ValueError)
-        return False
-    return isinstance(event, dict) and isinstance(event.get("event"), str)
-
-
-def _fit(lines: list[bytes], max_bytes: int) -> list[bytes]:
-    """The leading lines whose total size stays within ``max_bytes`` (at least one)."""
-    if sum(map(len, lines)) + len(lines) <= max_bytes:
-        return lines
-    size = 0
-    for count, line in enumerate(lines):
-        size += len(line) + 1
-        if size > max_bytes and count:
-            return lines[:count]
-    return lines
-
-
 def _count_lines(path: Path, start: int) -> int:
+    """The complete lines from ``start`` on that are events (not definitions)."""
     count = 0
     fd = open_file(path, os.O_RDONLY)
     try:
+        line_start, open_definition = True, False  # the line that goes on is a definition
         while chunk := read_at(fd, _READ_CHUNK, start):
-            count += chunk.count(b"\n")
+            starts_definition = line_start and chunk[:1] == DEFINE
+            count += chunk.count(b"\n") - chunk.count(b"\n" + DEFINE) - starts_definition
+            last = chunk.rfind(b"\n")
+            if last >= 0:
+                open_definition = chunk[last + 1 : last + 2] == DEFINE
+            elif line_start:
+                open_definition = starts_definition
+            line_start = chunk[-1:] == b"\n"
             start += len(chunk)
     finally:
         os.close(fd)
-    return count
+    return count + open_definition  # a torn definition was subtracted, never counted
 
 
 def adopt_orphans(directory: Path, known: set[str]) -> list[Stream]:

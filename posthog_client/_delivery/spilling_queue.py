@@ -13,12 +13,15 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from .._log import logger, warn_once
 from .disk_queue import DiskQueue
 from .memory_queue import MemoryQueue
 from .queue import Batch, EventQueue
+
+if TYPE_CHECKING:
+    from .._events.encoding import SharedProperties
 
 __all__ = ["SpillingQueue"]
 
@@ -57,14 +60,14 @@ class SpillingQueue:
         self._spilling = True
         self._retry_at = time.monotonic() + RETRY_S
 
-    def put(self, event: bytes) -> bool:
+    def put(self, event: bytes, shared: SharedProperties | None = None) -> bool:
         disk = self._disk
         if disk is not None and (not self._spilling or time.monotonic() >= self._retry_at):
             try:
-                return disk.put(event)  # False only once closed
+                return disk.put(event, shared)  # False only once closed
             except OSError as exc:
                 self._spill(exc)
-        return self._memory.put(event)
+        return self._memory.put(event, shared)
 
     def pending(self) -> int:
         disk = self._disk

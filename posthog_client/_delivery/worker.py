@@ -23,15 +23,19 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from .._config import Options
+from .._fork_safety import fork_flag
 from .._log import logger, warn_once
 from .backend import Backend
 from .contract import FlushResult
 from .queue import MAX_BATCH_BYTES, MAX_EVENT_BYTES, Counters, EventQueue
 from .report import Reporter
 from .retry import MAX_PAUSE_S, BatchOutcome, RetryPolicy
+
+if TYPE_CHECKING:
+    from .._events.encoding import SharedProperties
 
 __all__ = ["Pipeline"]
 
@@ -78,7 +82,10 @@ class Pipeline:
             os.register_at_fork(after_in_child=functools.partial(_call_alive, ref))
 
     def _init_runtime(self) -> None:
-        self._pid = os.getpid()
+        # Reads 0 in a forked child, also one forked without Python's hooks (uwsgi, C
+        # extensions), for a fifth of what os.getpid() costs on each submit.
+        self._same_process = fork_flag()
+        self._same_process[0] = 1
         # Events a per-event answer finished behind one that waits: the queue forgets only a
         # batch's leading finished events, so these are skipped until the prefix reaches them.
         self._finished_ahead: set[bytes] = set()
@@ -98,38 +105,52 @@ class Pipeline:
         self._paused = False
         self._cooldown_s = COOLDOWN_MIN_S
         self._logged_errors: set[str] = set()
+        self._until_check = 1  # submits before the next look at the queue's length
 
     # -- caller side ---------------------------------------------------------------------------
 
-    def submit(self, event: bytes) -> bool:
-        if self._pid != os.getpid():  # forked without Python's hooks (uwsgi, C extensions)
+    def submit(self, event: bytes, shared: SharedProperties | None = None) -> bool:
+        # The event comes from encoding.encode_event: compact JSON never holds a raw newline,
+        # so it cannot break the queue's line framing (and a reader skips any line that is not
+        # a whole event).
+        if not self._same_process[0]:
             self._after_fork_in_child()
-        if len(event) > MAX_EVENT_BYTES:
+        size = len(event) if shared is None else len(event) + len(shared.members) + 1
+        if size > MAX_EVENT_BYTES:
             self._counters.drop("oversize")
-            warn_once("oversize", "event of %d bytes dropped: over %d", len(event), MAX_EVENT_BYTES)
+            warn_once("oversize", "event of %d bytes dropped: over %d", size, MAX_EVENT_BYTES)
             return False
         if self._stopping:
             self._counters.drop("shutdown")
             return False
-        if b"\n" in event:  # lines frame the queue; outside strings a newline is just whitespace
-            event = event.replace(b"\n", b" ")
-        if not self._queue.put(event):
+        if not self._queue.put(event, shared):
             return False
         if not self._threaded:
             self._deliver_inline(time.monotonic() + self._flush_timeout_s)
         elif self._thread is None:
             self._start_worker()
-        elif (
-            self._queue.pending() >= self._flush_at
-            and not self._wake.is_set()
-            and time.monotonic() >= self._not_before  # no wake-up per event during an outage
-        ):
-            self._wake.set()
+        else:
+            # Counting the queue costs more than the rest of submit: count it only when it may
+            # have reached flush_at (a lost decrement between threads only delays the check).
+            left = self._until_check - 1
+            self._until_check = left
+            if left <= 0:
+                self._check_wake()
         return True
+
+    def _check_wake(self) -> None:
+        """Wake the worker if ``flush_at`` events wait; plan the next check."""
+        pending = self._queue.pending()
+        if pending < self._flush_at:
+            self._until_check = self._flush_at - pending
+            return
+        self._until_check = self._flush_at  # during an outage, not on every event
+        if not self._wake.is_set() and time.monotonic() >= self._not_before:
+            self._wake.set()
 
     def flush(self, timeout_s: float | None) -> FlushResult:
         """Deliver everything queued in the storage, earlier runs' events included."""
-        if self._pid != os.getpid():
+        if not self._same_process[0]:
             self._after_fork_in_child()
         if self._stopping:
             return FlushResult(pending=self._queue.pending())
@@ -140,7 +161,7 @@ class Pipeline:
         return self._drain(time.monotonic() + max(timeout, 0.0), stop=False)
 
     def shutdown(self, timeout_s: float | None) -> FlushResult:
-        if self._pid != os.getpid():
+        if not self._same_process[0]:
             self._after_fork_in_child()
         with self._progress:
             if self._stopping:  # idempotent
@@ -157,7 +178,7 @@ class Pipeline:
         return result
 
     def purge(self) -> int:
-        if self._pid != os.getpid():
+        if not self._same_process[0]:
             self._after_fork_in_child()
         self._finished_ahead = set()
         purged = self._queue.purge()

@@ -7,6 +7,7 @@ from typing import Any
 
 from .._log import logger
 from .._types import BeforeSendHook
+from .encoding import SharedProperties
 
 __all__ = ["BeforeSend"]
 
@@ -29,12 +30,12 @@ class BeforeSend:
         self._warned: set[str] = set()
 
     def __call__(
-        self, event: dict[str, Any], shared: tuple[Mapping[str, Any], str] | None = None
+        self, event: dict[str, Any], shared: SharedProperties | None = None
     ) -> dict[str, Any] | None:
         """The event to send, or None (counted as ``before_send``). ``shared`` are properties
-        the client would splice in at encoding (see ``encode_event``): the hook sees them too."""
+        the queue would splice in (see ``SharedProperties``): the hook sees them too."""
         if shared is not None:
-            event = {**event, "properties": {**shared[0], **event["properties"]}}
+            event = {**event, "properties": {**shared.properties, **event["properties"]}}
         candidate = {**event, "properties": dict(event["properties"])}
         try:
             result = self._hook(candidate)

@@ -1,12 +1,18 @@
 """Turning events into JSON bytes, with predictable conversions for values JSON cannot hold.
 
 The output is always valid UTF-8 JSON that PostHog's capture accepts, whatever the input: one
-bad event would otherwise make PostHog refuse its whole batch. The fast path is one
-C-accelerated ``json`` encode and a strict UTF-8 encode. Only when that fails (an unknown type,
-NaN, a non-string key, a cycle, a lone surrogate) or the event may nest deeper than PostHog
-parses (``MAX_DEPTH``) does the slow path walk the event, convert what it can, replace the rest
-(by its ``repr``, U+FFFD for a lone surrogate, null below ``MAX_DEPTH``) and say which property
-it touched. The event itself is never dropped for a bad property; strict mode raises instead.
+bad event would otherwise make PostHog refuse its whole batch. The fast path is one encode
+(``codec``: orjson when installed, else the standard library's C encoder). Only when that fails
+(an unknown type, NaN, a non-string key, a cycle, a lone surrogate) or the event may nest deeper
+than PostHog parses (``MAX_DEPTH``) does the slow path walk the event, convert what it can,
+replace the rest (by its ``repr``, U+FFFD for a lone surrogate, null below ``MAX_DEPTH``) and
+say which property it touched. The event itself is never dropped for a bad property; strict
+mode raises instead. Compact JSON escapes every control character, so a line never holds a raw
+newline: the disk queue's framing relies on it.
+
+``SharedProperties`` are the properties every event of one identity state carries (SDK context,
+super properties), encoded once; the client sends them beside an event's own line and the queue
+splices them back in (``with_shared``) when the event is read.
 """
 
 from __future__ import annotations
@@ -18,105 +24,66 @@ from typing import Any, Final
 
 from .._exceptions import InvalidEventError
 from .._log import clip, clip_repr, logger
+from . import codec
+from .codec import convert_known
 
-__all__ = ["MAX_DEPTH", "encode_event", "encode_fragment", "to_json_value"]
+__all__ = [
+    "MAX_DEPTH",
+    "SharedProperties",
+    "encode_event",
+    "splice_for",
+    "to_json_value",
+    "with_shared",
+]
 
 # Containers nested in an event, counting the event itself. PostHog's capture parses with
 # serde_json, whose limit is 128 for the whole request body; this leaves ample room.
 MAX_DEPTH: Final = 64
+# Where an event's properties start. Events are encoded with "event" and "distinct_id", two
+# strings, before "properties", and a string cannot hold an unescaped quote: the first match is it.
+_PROPERTIES: Final = b'"properties":{'
 
 
-def _convert_known(value: Any) -> Any:
-    """JSON stand-in for the non-JSON types the SDK converts silently; TypeError otherwise."""
-    # Imported here, on the rare event with such a value, to keep them off the import path.
-    import dataclasses
-    import datetime as dt
-    import enum
-    import uuid
-    from decimal import Decimal
-    from pathlib import PurePath
+class SharedProperties:
+    """Properties many events share, encoded once: ``members`` is the JSON object without its
+    braces, ``splice`` what ``with_shared`` puts in. Compared by identity: a new identity state
+    makes a new one."""
 
-    if isinstance(value, dt.datetime | dt.date | dt.time):
-        return value.isoformat()
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, uuid.UUID | PurePath):
-        return str(value)
-    if isinstance(value, Decimal):
-        return float(value) if value.is_finite() else None
-    if isinstance(value, dt.timedelta):
-        return value.total_seconds()
-    if isinstance(value, set | frozenset):
-        try:
-            return sorted(value)
-        except TypeError:  # mixed types have no order; keep a stable-per-run order
-            return list(value)
-    if isinstance(value, bytes | bytearray | memoryview):
-        return bytes(value).decode("utf-8", "backslashreplace")
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
-    raise TypeError(type(value).__name__)
+    __slots__ = ("members", "properties", "splice")
+
+    def __init__(self, properties: dict[str, Any]) -> None:
+        self.properties = properties
+        self.members = encode_event(properties)[1:-1]
+        self.splice = splice_for(self.members)
 
 
-_encode_string = (
-    json.encoder.encode_basestring
-)  # what the encoder uses for str with ensure_ascii=False
-_encoder = json.JSONEncoder(
-    ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=_convert_known
-)
-# JSONEncoder.encode builds a new C encoder on every call; building it once halves the cost.
-# Without cycle markers it is thread-safe, and a cycle ends in RecursionError: the slow path.
-_c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
-
-if _c_make_encoder is not None:
-    _iterencode = _c_make_encoder(
-        None, _convert_known, _encode_string, None, ":", ",", False, False, False
-    )
-
-    def _dumps(value: Any) -> str:
-        return "".join(_iterencode(value, 0))
-
-else:  # pragma: no cover - interpreters without the C accelerator
-    _dumps = _encoder.encode  # type: ignore[assignment]
+def splice_for(members: bytes) -> bytes:
+    """What ``with_shared`` puts where an event's properties start, for these ``members``."""
+    return _PROPERTIES + members + b"," if members else _PROPERTIES
 
 
-def encode_fragment(properties: Mapping[str, Any]) -> str:
-    """``properties`` as the inside of a JSON object (no braces), for splicing into events."""
-    return encode_event(properties)[1:-1].decode("utf-8")
+def with_shared(line: bytes, splice: bytes) -> bytes:
+    """The event ``line`` (encoded by ``encode_event``, with properties of its own, as every
+    event the client sends with shared ones has) with the members of ``splice``
+    (``splice_for``) first in its properties, as if they had been encoded with it."""
+    return line.replace(_PROPERTIES, splice, 1)
 
 
-def encode_event(
-    event: Mapping[str, Any],
-    *,
-    strict: bool = False,
-    shared_properties: tuple[Mapping[str, Any], str] | None = None,
-) -> bytes:
-    """The event as compact UTF-8 JSON; problems are fixed (or raised in strict mode).
-
-    ``shared_properties`` is a (dict, pre-encoded fragment) pair of properties shared by many
-    events whose keys the event's own properties do not repeat; splicing the fragment saves
-    encoding them again for every event.
-    """
+def encode_event(event: Mapping[str, Any], *, strict: bool = False) -> bytes:
+    """The event as compact UTF-8 JSON; problems are fixed (or raised in strict mode)."""
     try:
-        if shared_properties is None:
-            line = _dumps(event).encode("utf-8")  # strict: a lone surrogate goes the slow way
-        else:
-            own = _dumps(event["properties"])
-            fragment = shared_properties[1]
-            spliced = "{" + fragment + ("," + own[1:] if len(own) > 2 and fragment else own[1:])
-            text = _encode_string  # uuid and timestamp are generated or normalised: plain ASCII
-            line = (
-                f'{{"event":{text(event["event"])},"distinct_id":{text(event["distinct_id"])},'
-                f'"properties":{spliced},"timestamp":"{event["timestamp"]}",'
-                f'"uuid":"{event["uuid"]}"}}'
-            ).encode()
+        try:
+            line = codec.dumps(event, convert_known, codec.options)
+        except TypeError:  # orjson refuses what the standard library converts: non-str keys
+            if not codec.nan_as_null:  # (duplicates included), integers over 64 bits
+                raise
+            line = codec.stdlib_dumps(event)
         # Fewer brackets than MAX_DEPTH cannot nest deeper; only then look closer (rare).
-        if line.count(b"{") + line.count(b"[") <= MAX_DEPTH or not _too_deep(event):
+        deep = len(line) - len(line.translate(None, b"{[")) > MAX_DEPTH and _too_deep(event)
+        if not deep and not (codec.nan_as_null and b"null" in line and codec.has_non_finite(event)):
             return line
     except (TypeError, ValueError, RecursionError):  # UnicodeEncodeError is a ValueError
         pass
-    if shared_properties is not None:
-        event = {**event, "properties": {**shared_properties[0], **event["properties"]}}
     problems: list[str] = []
     clean = to_json_value(event, "", problems, set())
     if problems:
@@ -125,7 +92,7 @@ def encode_event(
         if strict:
             raise InvalidEventError(f"event {name}: " + "; ".join(problems))
         logger.warning("event %s: %s", name, "; ".join(problems))
-    return _encoder.encode(clean).encode("utf-8")
+    return codec.dumps_text(clean).encode("utf-8")
 
 
 def _too_deep(value: Any) -> bool:
@@ -210,7 +177,7 @@ def _to_json_value(value: Any, path: str, problems: list[str], active: set[int],
         finally:
             active.discard(id(value))
     try:
-        converted = _convert_known(value)
+        converted = convert_known(value)
     except TypeError:
         problems.append(
             f"{clip(path or 'value')} has type {type(value).__name__}, which JSON cannot hold;"

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from .._config import Options
-from .._events.encoding import encode_fragment
+from .._events.encoding import SharedProperties
 from .._events.runtime import system_context
 from .._events.uuid7 import uuid7
 from . import machine as identity
@@ -21,9 +21,10 @@ __all__ = ["EventProperties"]
 class _Shared(NamedTuple):
     """What every event of one identity state shares, computed once per state."""
 
-    device: tuple[dict[str, Any], str]  # SDK context < device id < super properties, and JSON
+    device: SharedProperties  # SDK context < device id < flags < super properties, encoded
     device_keys: frozenset[str]
     person: bool  # R29 for the state's own distinct id
+    may_upgrade: bool  # person processing not yet sticky, and allowed (R30/R31)
     server: dict[str, Any]  # SDK context < super properties: a backend event has no device
 
 
@@ -34,12 +35,8 @@ class EventProperties:
         self._options = options
         self._store = store
         self._sessions = sessions
-        # what the cached part was computed from: the state and the flag properties
-        self._shared: tuple[IdentityState | None, Mapping[str, Any] | None, _Shared] = (
-            None,
-            None,
-            _Shared(({}, ""), frozenset(), False, {}),
-        )
+        # what the cached part was computed from (the state, the flag properties), and it
+        self._shared: tuple[IdentityState, Mapping[str, Any] | None, _Shared] | None = None
         self._flag_properties: Mapping[str, Any] | None = None
 
     def set_flag_properties(self, properties: Mapping[str, Any] | None) -> None:
@@ -49,32 +46,38 @@ class EventProperties:
 
     def for_device(
         self, properties: Mapping[str, Any] | None, explicit_id: str | None, now_ms: int
-    ) -> tuple[str, dict[str, Any], tuple[Mapping[str, Any], str] | None]:
-        """Distinct id, own properties and shared properties (dict, JSON) of a device event.
+    ) -> tuple[str, dict[str, Any], SharedProperties | None]:
+        """Distinct id, own properties and shared properties of a device event.
 
-        The shared part (SDK context, device, super properties) is encoded once per state; an
-        event whose own keys collide with it gets a merged dict instead (R35: caller wins).
+        The shared part (SDK context, device, flags, super properties) is encoded once per
+        state; an event whose own keys collide with it gets a merged dict instead (R35: caller
+        wins).
         """
         store = self._store
         session_id = self._sessions.session_id(now_ms, active=True)
         state = store.current()
-        shared = self._shared_properties(state)
-        props: dict[str, Any] = {"$session_id": session_id}
-        separate: tuple[Mapping[str, Any], str] | None = shared.device
+        cached = self._shared
+        if cached is not None and cached[0] is state and cached[1] is self._flag_properties:
+            shared = cached[2]
+        else:
+            shared = self._for(state)
+        separate: SharedProperties | None = shared.device
+        personless = False
         if properties:
-            props.update(properties)
+            props: dict[str, Any] = {"$session_id": session_id, **properties}
             if not props["$session_id"]:  # SE1: only a non-empty caller session id wins
                 props["$session_id"] = session_id
             if not shared.device_keys.isdisjoint(properties):
-                props, separate = {**shared.device[0], **props}, None
-        personless = properties is not None and _asks_personless(properties)
+                props, separate = {**shared.device.properties, **props}, None
+            personless = _asks_personless(properties)
+        else:
+            props = {"$session_id": session_id}
         if explicit_id is None:
             distinct_id, identified = state.distinct_id, state.identified
             person = shared.person and not personless
             if (
-                not personless
-                and not state.person_processing
-                and self._options.person_profiles != "never"
+                shared.may_upgrade
+                and not personless
                 and (person or (properties and ("$set" in properties or "$set_once" in properties)))
             ):  # R30/R31: person processing sticks once an event asked for it
                 person = True
@@ -83,7 +86,7 @@ class EventProperties:
             distinct_id, identified = explicit_id, True
             person = self._options.person_profiles != "never" and not personless
             if self._options.mixpanel_token is not None:  # Mixpanel would link the device to
-                props = {**shared.device[0], **props}  # this id (MI14): it carries none
+                props = {**shared.device.properties, **props}  # this id (MI14): it carries none
                 props.pop("$device_id", None)
                 separate = None
         props["$is_identified"] = identified
@@ -98,7 +101,7 @@ class EventProperties:
     ) -> tuple[str, dict[str, Any]]:
         """Distinct id and properties of a backend event: the context's ids (none for a server
         outside a context), never the device's (R38, R39, A23)."""
-        props = dict(self._shared_properties(self._store.current()).server)
+        props = dict(self._for(self._store.current()).server)
         context_id = session_id = None
         if context is not None:
             context_id, session_id = context.distinct_id, context.session_id
@@ -122,22 +125,25 @@ class EventProperties:
         props["$process_person_profile"] = person
         return distinct_id or uuid7(), props  # no id: personless, like PostHog's server SDKs
 
-    def _shared_properties(self, state: IdentityState) -> _Shared:
-        cached_state, cached_flags, shared = self._shared
+    def _for(self, state: IdentityState) -> _Shared:
+        """What events of ``state`` share (cached for the last state and flag properties)."""
         flags = self._flag_properties
-        if cached_state is not state or cached_flags is not flags:
-            sdk: dict[str, Any] = dict(system_context())
-            if self._options.disable_geoip:  # W12: else the server's address locates users
-                sdk["$geoip_disable"] = True
-            supers = {**self._options.super_properties, **state.super_properties}
-            device = {**sdk, "$device_id": state.device_id, **(flags or {}), **supers}
-            shared = _Shared(
-                device=(device, encode_fragment(device)),
-                device_keys=frozenset(device),
-                person=identity.has_person_processing(state, self._options.person_profiles),
-                server={**sdk, **supers},
-            )
-            self._shared = (state, flags, shared)
+        cached = self._shared
+        if cached is not None and cached[0] is state and cached[1] is flags:
+            return cached[2]
+        sdk: dict[str, Any] = dict(system_context())
+        if self._options.disable_geoip:  # W12: else the server's address locates users
+            sdk["$geoip_disable"] = True
+        supers = {**self._options.super_properties, **state.super_properties}
+        device = {**sdk, "$device_id": state.device_id, **(flags or {}), **supers}
+        shared = _Shared(
+            device=SharedProperties(device),
+            device_keys=frozenset(device),
+            person=identity.has_person_processing(state, self._options.person_profiles),
+            may_upgrade=not state.person_processing and self._options.person_profiles != "never",
+            server={**sdk, **supers},
+        )
+        self._shared = (state, flags, shared)
         return shared
 
 

@@ -34,22 +34,47 @@ class SessionTracker:
         self._idle_ms = int(idle_timeout_s * 1000)
         # (session id, last activity ms, last activity ms written to disk) of this process
         self._activity: tuple[str | None, int, int] = (None, 0, 0)
+        # Events need no more than this while the state is the same object and the time is in
+        # [from, until): the session is live and no activity is due on disk. ``_latest_ms``
+        # is their last activity, folded into ``_activity`` by the next full pass.
+        self._fast: tuple[IdentityState | None, int, int] = (None, 0, 0)
+        self._latest_ms = 0
 
     def session_id(self, now_ms: int, *, active: bool) -> str:
         """The current session id; ``active`` marks an event (reading alone does not extend it)."""
         state = self._store.current()
+        fast = self._fast
+        if active and state is fast[0] and fast[1] <= now_ms < fast[2]:
+            if now_ms > self._latest_ms:
+                self._latest_ms = now_ms
+            return state.session_id  # type: ignore[return-value]  # (not None: see _fast)
         session, last_ms, persisted_ms = self._activity
         if session != state.session_id:  # first use, or another process changed the session
             last_ms = persisted_ms = state.session_last_ms
+        else:
+            last_ms = max(last_ms, self._latest_ms)
         if state.session_id is not None and self._live(state, last_ms, now_ms):
             if active:
                 if abs(now_ms - persisted_ms) >= ACTIVITY_PERSIST_MS:
                     self._store.record_activity(now_ms)
                     persisted_ms = now_ms
                 last_ms = max(now_ms, last_ms)
+                self._fast = (state, *self._fast_window(state, last_ms, persisted_ms))
             self._activity = (state.session_id, last_ms, persisted_ms)
+            self._latest_ms = last_ms
             return state.session_id
         return self._adopt_or_renew(now_ms, active)
+
+    def _fast_window(
+        self, state: IdentityState, last_ms: int, persisted_ms: int
+    ) -> tuple[int, int]:
+        """When events can skip the checks: live whatever the time in the window (both ends
+        within the idle timeout of ``last_ms``, inside the 24 hours) and no activity due."""
+        start_ms, idle_ms = state.session_start_ms, self._idle_ms
+        until = min(
+            persisted_ms + ACTIVITY_PERSIST_MS, last_ms + idle_ms, start_ms + _MAX_LENGTH_MS + 1
+        )
+        return max(persisted_ms, until - idle_ms, start_ms - _MAX_LENGTH_MS), until
 
     def flush(self) -> None:
         """Write this process's last activity for the others (at shutdown and exit).
@@ -58,6 +83,7 @@ class SessionTracker:
         activity: a stale write must not shorten or revive anything.
         """
         session, last_ms, persisted_ms = self._activity
+        last_ms = max(last_ms, self._latest_ms)
         if session is None or last_ms == persisted_ms:
             return
         self._activity = (session, last_ms, last_ms)
@@ -72,6 +98,8 @@ class SessionTracker:
     def forget(self) -> None:
         """After ``reset()``: the next event starts a new session (R17)."""
         self._activity = (None, 0, 0)
+        self._fast = (None, 0, 0)
+        self._latest_ms = 0
 
     def _live(self, state: IdentityState, last_ms: int, now_ms: int) -> bool:
         # abs(), as posthog-js: a clock set back by more than the timeout ends the session too
@@ -104,5 +132,7 @@ class SessionTracker:
             store.record_activity(now_ms)
             last_ms = now_ms
         self._activity = (state.session_id, last_ms, last_ms)
+        self._fast = (None, 0, 0)
+        self._latest_ms = last_ms
         assert state.session_id is not None
         return state.session_id

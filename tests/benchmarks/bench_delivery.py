@@ -1,23 +1,30 @@
-"""posthog_client against the official ``posthog`` SDK, in one run, on one loopback sink.
+"""posthog_client against the official ``posthog`` SDK, interleaved, on one loopback sink.
 
-    python tests/benchmarks/bench_delivery.py [--events 50000]
+    python tests/benchmarks/bench_delivery.py [--runs 5] [--events 50000]
 
-Every measurement runs in a fresh process (``--role ...``) so imports, threads and memory do
-not leak between SDKs. The sink (tests/loopback_sink.py) is a separate process so its CPU does
-not compete with the SDK's. Prints a Markdown table.
+Each figure is measured ``--runs`` times, the SDKs interleaved in every round (their order
+alternating), each measurement in a fresh process (``bench_roles.py``) with a warm bytecode
+cache, as an installed package has. Prints the workload, then a Markdown table of the median
+and [min–max] of each figure. posthog_client runs twice: with orjson (``posthog-client[fast]``)
+and with the standard library's encoder (orjson hidden).
 
-- capture(): caller-side latency of each call while the SDK also sends, median and p99, after
-  a one-event warm-up (one-time costs are the import and exit rows).
-- end to end: events/s from the first capture until the sink has all of them.
-- memory: peak RSS growth while ``--events`` are captured and delivered (ru_maxrss).
-- kill -9: events missing after a process captures 1,000 and kills itself (ours: a next
-  process opens the same storage and delivers what is left).
-- exit: wall time of a minimal script (import, one capture, exit) with the sink down, minus a
-  bare ``python -c pass``.
+- capture(): the caller's latency of each call while the SDK also sends (persisted: the disk
+  queue), median and p99, after a warm-up event (one-time costs are the last rows).
+- end to end: events/s from the first capture until the sink has all of them; the sink's own
+  rate (pre-encoded batches posted by a bare client) shows it is not the limit.
+- sender CPU: CPU time of the SDK's sending threads per event, and as a share of the burst's
+  wall time: what they take from the callers (it includes compression and socket system calls,
+  done without the GIL).
+- threads: 1, 2, 4, 8 threads capturing into one client, 40,000 events in all.
+- processes: 4 processes capturing 25,000 events each at once on one storage dir; their
+  combined capture rate, and (ours) that the sink then holds every event exactly once.
+- burst: 500,000 captures offline into the default 50 MB disk queue: what it keeps.
+- kill -9: events missing after a process captures 1,000 and kills itself (ours: the next
+  process on the same storage dir delivers what is left).
+- exit: wall time of a minimal script (import, one capture, exit) with the port closed and
+  with packets dropped (a port whose connections hang), minus a bare ``python -c pass``.
+- first event: import + init + the first capture() returning, timed inside the process.
 - import: ``-X importtime`` cumulative time of the top-level package.
-
-Children run with a bytecode cache (a temporary ``PYTHONPYCACHEPREFIX``), as an installed
-package would, even where ``PYTHONDONTWRITEBYTECODE`` is set.
 """
 
 from __future__ import annotations
@@ -25,197 +32,225 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
+import platform
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+import bench_roles as roles
+
 HERE = Path(__file__).resolve()
-SINK = HERE.parent.parent / "loopback_sink.py"
-SDKS = ("posthog_client", "posthog")
-API_KEY = "phc_benchmark"
+TESTS = HERE.parent.parent
+sys.path.insert(0, str(TESTS))
+from loopback_sink import Blackhole  # noqa: E402
+
+OURS, OURS_JSON, THEIRS = "posthog_client", "posthog_client-json", "posthog"
 CHILD_ENV = dict(os.environ)
+Results = defaultdict[str, defaultdict[str, list[float]]]
 
 
-# -- the SDK side (runs in a child process) ----------------------------------------------------
-
-
-def make_sdk(sdk: str, url: str, storage: str, **extra: Any) -> Any:
-    if sdk == "posthog_client":
-        import posthog_client
-
-        return posthog_client.Client(API_KEY, host=url, storage_dir=storage, **extra)
-    import posthog
-
-    return posthog.Posthog(API_KEY, host=url, **extra)
-
-
-def capture(client: Any, sdk: str, i: int) -> Any:
-    properties = {"i": i, "plan": "pro", "path": "/home/user/project"}
-    if sdk == "posthog_client":
-        return client.capture("bench_event", properties)
-    return client.capture("bench_event", distinct_id="user-1", properties=properties)
-
-
-def sink_count(url: str) -> int:
-    with urllib.request.urlopen(url + "/stats", timeout=10) as response:
-        return int(json.load(response)["distinct"])
-
-
-def role_throughput(sdk: str, url: str, storage: str, events: int) -> dict[str, Any]:
-    # posthog's default queue (10k) would drop most of a burst: size it for a fair rate.
-    client = make_sdk(sdk, url, storage, **({"max_queue_size": events} if sdk == "posthog" else {}))
-    capture(client, sdk, -1)  # warm-up: HTTP stack loaded, first request made
-    client.flush()
-    before_count = sink_count(url)
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    latencies = []
-    refused = 0
-    clock = time.perf_counter_ns
-    started = time.perf_counter()
-    for i in range(events):
-        t0 = clock()
-        result = capture(client, sdk, i)
-        latencies.append(clock() - t0)
-        refused += result is None
-    client.flush()
-    deadline = time.monotonic() + 120
-    while sink_count(url) - before_count < events - refused and time.monotonic() < deadline:
-        time.sleep(0.01)
-    elapsed = time.perf_counter() - started
-    received = sink_count(url) - before_count
-    rss_growth = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before
-    client.shutdown()
-    latencies.sort()
-    return {
-        "median_us": latencies[len(latencies) // 2] / 1000,
-        "p99_us": latencies[int(len(latencies) * 0.99)] / 1000,
-        "events_per_s": received / elapsed,
-        "received": received,
-        "refused": refused,
-        "rss_mib": rss_growth / 1024,  # ru_maxrss is KiB on Linux
-    }
-
-
-def role_kill(sdk: str, url: str, storage: str, events: int) -> None:
-    client = make_sdk(sdk, url, storage)
-    for i in range(events):
-        capture(client, sdk, i)
-    os.kill(os.getpid(), signal.SIGKILL)
-
-
-def role_restart(sdk: str, url: str, storage: str) -> None:
-    client = make_sdk(sdk, url, storage)
-    capture(client, sdk, -1)  # one new event; what the killed run left goes first
-    client.shutdown(30)
-
-
-# import, one capture, and whatever the SDK's atexit hook does with the sink down
-EXIT_SCRIPTS = {
-    "posthog_client": "import posthog_client as p; p.init({key!r}, host={url!r}, "
-    "storage_dir={storage!r}); p.capture('bench_event')",
-    "posthog": "import posthog; c = posthog.Posthog({key!r}, host={url!r}); "
-    "c.capture('bench_event', distinct_id='user-1')",
-}
-
-
-# -- the orchestrator --------------------------------------------------------------------------
-
-
-def child(role: str, sdk: str, url: str, storage: str, events: int = 0) -> str:
+def child(role: str, sdk: str, url: str, storage: str, *extra: str, wait: bool = True) -> Any:
     command = [sys.executable, str(HERE), "--role", role, "--sdk", sdk, "--url", url]
-    command += ["--storage", storage, "--events", str(events)]
-    result = subprocess.run(
-        command, capture_output=True, text=True, timeout=300, check=False, env=CHILD_ENV
+    command += ["--storage", storage, *extra]
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=CHILD_ENV
     )
-    if result.returncode not in (0, -signal.SIGKILL):
-        raise RuntimeError(f"{role}/{sdk} failed:\n{result.stderr}")
-    return result.stdout
+    if not wait:
+        return process
+    out, err = process.communicate(timeout=600)
+    if process.returncode not in (0, -signal.SIGKILL):
+        raise RuntimeError(f"{role}/{sdk} failed:\n{err}")
+    return json.loads(out) if out.strip() else None
 
 
-def wall_time(command: list[str], runs: int = 7) -> float:
+def wall_ms(command: list[str], runs: int = 3) -> float:
     times = []
     for _ in range(runs):
         started = time.perf_counter()
         subprocess.run(command, capture_output=True, timeout=60, check=True, env=CHILD_ENV)
         times.append(time.perf_counter() - started)
-    return statistics.median(times)
+    return statistics.median(times) * 1000
 
 
-def import_ms(module: str, runs: int = 7) -> float:
-    times = []
-    for _ in range(runs):
-        result = subprocess.run(
-            [sys.executable, "-X", "importtime", "-c", f"import {module}"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
-            env=CHILD_ENV,
-        )
-        for line in result.stderr.splitlines():
-            parts = [p.strip() for p in line.split("|")]
-            if len(parts) == 3 and parts[2] == module:
-                times.append(int(parts[1]) / 1000)
-    return statistics.median(times)
+def import_ms(module: str) -> float:
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", f"import {module}"],
+        capture_output=True, text=True, timeout=60, check=True, env=CHILD_ENV,
+    )  # fmt: skip
+    for line in done.stderr.splitlines():
+        parts = [p.strip() for p in line.split("|")]
+        if len(parts) == 3 and parts[2] == module:
+            return int(parts[1]) / 1000
+    raise RuntimeError(f"no import time for {module}")
 
 
 def closed_port_url() -> str:
+    import socket
+
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return f"http://127.0.0.1:{probe.getsockname()[1]}"
 
 
-def measure(sdk: str, url: str, events: int, work: Path) -> dict[str, Any]:
-    results: dict[str, Any] = json.loads(
-        child("throughput", sdk, url, str(work / f"{sdk}-tp"), events)
+def one_round(results: Results, url: str, work: Path, events: int, flip: bool) -> None:
+    sdks = [OURS, OURS_JSON, THEIRS]
+    if flip:
+        sdks.reverse()
+    tag = f"{time.monotonic_ns()}"
+    for sdk in sdks:
+        for key, value in child("capture", sdk, url, str(work / f"c-{sdk}-{tag}"),
+                                "--events", str(events)).items():  # fmt: skip
+            results[key][sdk].append(value)
+    for sdk in (OURS, THEIRS)[:: -1 if flip else 1]:
+        for threads in (1, 2, 4, 8):
+            got = child(
+                "threads", sdk, url, str(work / f"t-{sdk}-{tag}"), "--threads", str(threads)
+            )
+            results[f"threads{threads}_per_s"][sdk].append(got["per_s"])
+            results[f"threads{threads}_p99_us"][sdk].append(got["p99_us"])
+        processes(results, sdk, url, work / f"p-{sdk}-{tag}")
+        killed(results, sdk, url, work / f"k-{sdk}-{tag}")
+        exits(results, sdk, work / f"x-{sdk}-{tag}")
+        script = roles.FIRST_EVENT[sdk].format(key=roles.API_KEY, url=closed_port_url(),
+                                               storage=str(work / f"f-{sdk}-{tag}"))  # fmt: skip
+        first = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                               timeout=60, check=True, env=CHILD_ENV)  # fmt: skip
+        results["first_event_ms"][sdk].append(float(first.stdout))
+        results["import_ms"][sdk].append(import_ms(sdk))
+    burst = child("burst", OURS, closed_port_url(), str(work / f"b-{tag}"), "--events", "500000")
+    burst.update(child("kept", OURS, "", str(work / f"b-{tag}")))  # once the burst's process ended
+    for key, value in burst.items():
+        results[key][OURS].append(value)
+    results["sink_per_s"]["sink"].append(
+        child("sink", "posthog", url, "", "--events", "100000")["sink_per_s"]
     )
-    before = sink_count(url)
-    child("kill", sdk, url, str(work / f"{sdk}-kill"), 1000)
-    if sdk == "posthog_client":
-        child("restart", sdk, url, str(work / f"{sdk}-kill"))
-        results["lost_kill9"] = 1000 - (sink_count(url) - before - 1)
-    else:  # nothing persisted: what the killed process did not send is gone
-        results["lost_kill9"] = 1000 - (sink_count(url) - before)
-    bare = wall_time([sys.executable, "-c", "pass"])
-    # A minimal script, not this harness: the row is what the SDK adds to a short program.
-    script = EXIT_SCRIPTS[sdk].format(key=API_KEY, url=closed_port_url(), storage=str(work / "x"))
-    results["exit_ms"] = (wall_time([sys.executable, "-c", script]) - bare) * 1000
-    results["import_ms"] = import_ms(sdk)
-    return results
+
+
+def processes(results: Results, sdk: str, url: str, storage: Path) -> None:
+    go = storage.with_suffix(".go")
+    before = roles.sink_count(url)
+    running = [child("process", sdk, url, str(storage), "--events", "25000", "--go", str(go),
+                     wait=False) for _ in range(4)]  # fmt: skip
+    deadline = time.monotonic() + 60
+    while len(list(go.parent.glob(f"{go.name}.ready.*"))) < 4 and time.monotonic() < deadline:
+        time.sleep(0.01)  # all four imported and warmed up (processes: only files to await)
+    go.touch()
+    reports = [json.loads(p.communicate(timeout=300)[0]) for p in running]
+    results["processes_per_s"][sdk].append(100_000 / max(r["captured_s"] for r in reports))
+    roles.wait_for_sink(url, before + 100_004, timeout=60)
+    results["processes_delivered"][sdk].append(roles.sink_count(url) - before - 4)
+
+
+def killed(results: Results, sdk: str, url: str, storage: Path) -> None:
+    before = roles.sink_count(url)
+    child("kill", sdk, url, str(storage), "--events", "1000")
+    extra = 0
+    if sdk == OURS:  # the next process on the same storage dir delivers what is left
+        child("restart", sdk, url, str(storage))
+        extra = 1
+    results["lost_kill9"][sdk].append(1000 - (roles.sink_count(url) - before - extra))
+
+
+def exits(results: Results, sdk: str, storage: Path) -> None:
+    bare = wall_ms([sys.executable, "-c", "pass"])
+    with Blackhole() as hole:
+        for name, url in (("exit_closed_ms", closed_port_url()), ("exit_dropped_ms", hole.url)):
+            script = roles.EXIT_SCRIPTS[sdk].format(
+                key=roles.API_KEY, url=url, storage=str(storage)
+            )
+            results[name][sdk].append(wall_ms([sys.executable, "-c", script]) - bare)
+
+
+ROWS = [  # label, key, format, target for ours (None: no target)
+    ("capture() median, persisted (µs)", "capture_us", "{:.2f}", "≤ 5 (orjson), ≤ 8"),
+    ("capture() p99 (µs)", "capture_p99_us", "{:.1f}", None),
+    ("end to end, 50,000 events (events/s)", "e2e_per_s", "{:,.0f}", "≥ 80,000"),
+    ("sender CPU per event (µs)", "sender_cpu_us", "{:.2f}", None),
+    ("sender CPU, share of the burst (%)", "sender_share", "{:.0f}", None),
+    ("peak RSS growth, 50,000 events (MiB)", "rss_mib", "{:.1f}", "bounded"),
+    ("events refused at capture", "refused", "{:,.0f}", "0"),
+    ("1 thread: captures/s", "threads1_per_s", "{:,.0f}", None),
+    ("2 threads: captures/s", "threads2_per_s", "{:,.0f}", None),
+    ("4 threads: captures/s", "threads4_per_s", "{:,.0f}", "≥ 75,000"),
+    ("8 threads: captures/s", "threads8_per_s", "{:,.0f}", None),
+    ("4 threads: p99 (µs)", "threads4_p99_us", "{:.1f}", "≤ 100"),
+    ("8 threads: p99 (µs)", "threads8_p99_us", "{:.1f}", None),
+    ("4 processes, one storage dir: captures/s", "processes_per_s", "{:,.0f}", None),
+    ("4 processes: events delivered of 100,000", "processes_delivered", "{:,.0f}", "100,000"),
+    ("events lost to kill -9 after 1,000 captures", "lost_kill9", "{:,.0f}", "0"),
+    ("exit, port closed, over bare python (ms)", "exit_closed_ms", "{:.0f}", "≤ 100"),
+    ("exit, packets dropped, over bare python (ms)", "exit_dropped_ms", "{:.0f}", "≤ 300"),
+    ("first event queued: import + init + capture (ms)", "first_event_ms", "{:.1f}", "≤ 60"),
+    ("import (ms, -X importtime)", "import_ms", "{:.1f}", "≤ 30"),
+    ("offline burst of 500,000: captures/s", "burst_per_s", "{:,.0f}", None),
+    ("offline burst: events kept (max_disk_bytes 50 MB)", "kept", "{:,.0f}", None),
+    ("offline burst: first event kept (of 0–499,999)", "first_kept", "{:,.0f}", "the newest"),
+]
+
+
+def cell(values: list[float], spec: str) -> str:
+    if not values:
+        return "–"
+    median = spec.format(statistics.median(values))
+    if min(values) == max(values):
+        return median
+    return f"{median} [{spec.format(min(values))}–{spec.format(max(values))}]"
+
+
+def print_report(results: Results, runs: int, events: int) -> None:
+    import orjson
+    import posthog
+
+    print(
+        f"Workload: capture('bench_event', 3 properties: i, plan, path), the SDK's own context "
+        f"added; persisted mode (disk queue); loopback sink in its own process; {events:,} "
+        f"events per capture run; {runs} rounds, SDKs interleaved; median [min–max].\n"
+        f"Python {platform.python_version()} on {platform.system()}, {os.cpu_count()} cores; "
+        f"orjson {orjson.__version__}; posthog {posthog.VERSION}.\n"
+    )
+    print(f"| measure | posthog_client, orjson | posthog_client, json | posthog "
+          f"{posthog.VERSION} | target |\n|---|---|---|---|---|")  # fmt: skip
+    for label, key, spec, target in ROWS:
+        row = results[key]
+        cells = [cell(row.get(sdk, []), spec) for sdk in (OURS, OURS_JSON, THEIRS)]
+        print(f"| {label} | {' | '.join(cells)} | {target or ''} |")
+    sink = cell(results["sink_per_s"]["sink"], "{:,.0f}")
+    print(f"\nThe sink alone ingests {sink} events/s (one connection, pre-encoded batches).")
+    in_order = results["in_order"][OURS]
+    print(f"Offline burst: the events kept are the newest, in order: {all(in_order)}.")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--role")
-    parser.add_argument("--sdk", choices=SDKS)
+    parser.add_argument("--sdk")
     parser.add_argument("--url")
     parser.add_argument("--storage")
+    parser.add_argument("--threads", type=int)
+    parser.add_argument("--go")
     args = parser.parse_args()
-    if args.role == "throughput":
-        print(json.dumps(role_throughput(args.sdk, args.url, args.storage, args.events)))
-        return
     if args.role:
-        roles = {"kill": role_kill, "restart": role_restart}
-        extra = (args.events,) if args.role == "kill" else ()
-        roles[args.role](args.sdk, args.url, args.storage, *extra)
+        run_role(args)
         return
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         CHILD_ENV.pop("PYTHONDONTWRITEBYTECODE", None)
         CHILD_ENV["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
-        for sdk in SDKS:  # compile once, so no measured run pays for it
-            wall_time([sys.executable, "-c", f"import {sdk}"], runs=1)
+        for sdk in ("posthog_client", "posthog", "orjson"):  # compile once: no run pays for it
+            subprocess.run([sys.executable, "-c", f"import {sdk}"], env=CHILD_ENV, check=True)
         port_file = work / "sink-url"
-        sink = subprocess.Popen([sys.executable, str(SINK), str(port_file)])
+        sink = subprocess.Popen(  # (quiet: it prints the connections clients reset)
+            [sys.executable, str(TESTS / "loopback_sink.py"), str(port_file)],
+            stderr=subprocess.DEVNULL,
+        )
         try:
             deadline = time.monotonic() + 30
             while not port_file.exists() or not port_file.read_text():
@@ -223,30 +258,37 @@ def main() -> None:
                     raise RuntimeError("the sink did not start")
                 time.sleep(0.05)
             url = port_file.read_text()
-            rows = {sdk: measure(sdk, url, args.events, work) for sdk in SDKS}
+            results: Results = defaultdict(lambda: defaultdict(list))
+            for round_ in range(args.runs):
+                one_round(results, url, work, args.events, flip=bool(round_ % 2))
+                print(f"round {round_ + 1}/{args.runs} done", file=sys.stderr)
         finally:
             sink.kill()
             sink.wait()
-    print_table(rows, args.events)
+    print_report(results, args.runs, args.events)
 
 
-def print_table(rows: dict[str, dict[str, Any]], events: int) -> None:
-    import posthog
-
-    ours, theirs = rows["posthog_client"], rows["posthog"]
-    lines = [
-        ("capture() median (µs)", "median_us", "{:.1f}"),
-        ("capture() p99 (µs)", "p99_us", "{:.1f}"),
-        (f"end to end, {events:,} events (events/s)", "events_per_s", "{:,.0f}"),
-        ("events refused at capture", "refused", "{:,}"),
-        (f"peak RSS growth, {events:,} events (MiB)", "rss_mib", "{:.1f}"),
-        ("events lost to kill -9 after 1,000 captures", "lost_kill9", "{:,}"),
-        ("exit with the sink down, over bare python (ms)", "exit_ms", "{:.0f}"),
-        ("import time (ms)", "import_ms", "{:.1f}"),
-    ]
-    print(f"| measure | posthog_client | posthog {posthog.VERSION} |\n|---|---|---|")
-    for label, key, spec in lines:
-        print(f"| {label} | {spec.format(ours[key])} | {spec.format(theirs[key])} |")
+def run_role(args: argparse.Namespace) -> None:
+    sdk, url, storage, n = args.sdk, args.url, args.storage, args.events
+    report: Any
+    if args.role == "capture":
+        report = roles.role_capture(sdk, url, storage, n)
+    elif args.role == "threads":
+        report = roles.role_threads(sdk, url, storage, args.threads)
+    elif args.role == "process":
+        report = roles.role_process(sdk, url, storage, n, args.go)
+    elif args.role == "burst":
+        report = roles.role_burst(sdk, url, storage, n)
+    elif args.role == "kept":
+        report = roles.role_kept(storage)
+    elif args.role == "sink":
+        report = roles.role_sink(url, n)
+    elif args.role == "kill":
+        report = roles.role_kill(sdk, url, storage, n)
+    else:
+        report = roles.role_restart(sdk, url, storage)
+    if report is not None:
+        print(json.dumps(report))
 
 
 if __name__ == "__main__":

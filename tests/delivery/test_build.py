@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from delivery_child import uuid_for
 from delivery_support import CHILD, ScriptedBackend, event, options, run_child
-from loopback_sink import LoopbackSink
+from loopback_sink import Blackhole, LoopbackSink
 
 from posthog_client._delivery.build import build_delivery
 from posthog_client._delivery.capture_v1 import CaptureV1Backend
@@ -197,6 +197,14 @@ def test_exit_with_a_hung_server_stays_within_the_budget(
     sink.release()
     run_child("submit", str(tmp_path), sink.url, "4", "1")  # nothing was lost on disk
     assert {uuid_for(3, i) for i in range(50)} <= set(delivered(sink))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform != "linux", reason="the blackhole needs Linux's SYN drops")
+def test_exit_with_packets_dropped_is_quick(tmp_path: Path) -> None:
+    with Blackhole() as hole:  # before: the probe waited timeout_s, exit the whole 1 s budget
+        assert exit_time(tmp_path, hole.url) < 0.9
+    assert sum(p.stat().st_size for p in tmp_path.glob("*/queue/*.seg")) > 0  # kept on disk
 
 
 @pytest.mark.slow

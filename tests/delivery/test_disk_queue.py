@@ -6,6 +6,7 @@ import errno
 import json
 import logging
 import os
+import shutil
 import tracemalloc
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,11 @@ from delivery_support import event
 
 from posthog_client._delivery.append import load_append
 from posthog_client._delivery.disk_queue import DiskQueue
+from posthog_client._delivery.lines import definition
 from posthog_client._delivery.queue import MAX_BATCH_BYTES, Counters
+from posthog_client._events.encoding import SharedProperties, with_shared
+
+OLD_QUEUE = Path(__file__).parent / "data" / "queue-0.1.0"
 
 
 def drain(queue: DiskQueue, max_count: int = 500, done: int | None = None) -> list[int]:
@@ -142,10 +147,24 @@ def test_a_stuck_reader_cannot_grow_the_disk_past_the_hard_limit(tmp_path: Path)
     counters = Counters()
     queue = DiskQueue(tmp_path, 256 * 1024, counters)
     accepted = 0
-    with pytest.raises(OSError, match="max_disk_bytes"):  # SpillingQueue keeps it in memory
+    # The reader is stuck: neither it nor a writer can trim. SpillingQueue keeps the event.
+    with queue._consume_lock, pytest.raises(OSError, match="max_disk_bytes"):
         for i in range(3000):
             accepted += queue.put(event(i, pad="x" * 200))
     assert 0 < accepted < 3000
+    assert counters.get("dropped_disk_full") == 0
+    queue.close()
+
+
+def test_a_writer_keeps_the_budget_while_the_reader_is_busy_elsewhere(tmp_path: Path) -> None:
+    counters = Counters()
+    queue = DiskQueue(tmp_path, 256 * 1024, counters)  # 64 KiB segments
+    for i in range(5000):  # ~1.4 MB, and no housekeeping at all: the worker is in a request
+        assert queue.put(event(i, pad="x" * 200))
+    dropped = counters.get("dropped_disk_full")
+    assert dropped > 0
+    assert sum(os.path.getsize(p) for p in tmp_path.glob("*.seg")) < 256 * 1024 + 2 * 64 * 1024
+    assert drain(queue) == list(range(dropped, 5000))  # the newest, in order
     queue.close()
 
 
@@ -258,4 +277,62 @@ def test_after_fork_the_child_forgets_the_parents_events(tmp_path: Path) -> None
     assert queue.next_batch(10, MAX_BATCH_BYTES) is None
     for stream in streams:  # only so this single process can clean up
         stream.lock.release()
+    queue.close()
+
+
+def test_shared_properties_are_written_once_per_segment_and_restored(tmp_path: Path) -> None:
+    queue = DiskQueue(tmp_path, 10**8, Counters())
+    shared = SharedProperties({"$lib": "posthog-client-python", "$os": "Linux", "pad": "x" * 300})
+    own = [event(i) for i in range(100)]
+    for line in own:
+        queue.put(line, shared)
+    (segment,) = tmp_path.glob("*.seg")
+    data = segment.read_bytes()
+    assert data.count(b"x" * 300) == 1  # once, not per event
+    assert len(data) == len(definition(b"0", shared.members)) + sum(len(line) + 3 for line in own)
+    batch = queue.next_batch(500, MAX_BATCH_BYTES)
+    assert batch is not None
+    assert batch.events == [with_shared(line, shared.splice) for line in own]
+    queue.ack(batch, 60)
+    queue.close()
+    adopted = DiskQueue(tmp_path, 10**8, Counters())  # from the middle, past the definition
+    adopt(adopted)
+    assert drain(adopted) == list(range(60, 100))
+    adopted.close()
+
+
+def test_segments_of_the_previous_version_are_delivered_unchanged(tmp_path: Path) -> None:
+    # Written by posthog-client 0.1.0 (whole lines, two of six acknowledged), then it exited:
+    # an app upgraded with events on disk.
+    for file in OLD_QUEUE.iterdir():
+        shutil.copy(file, tmp_path / file.name)
+    (old_segment,) = tmp_path.glob("*.seg")
+    expected = old_segment.read_bytes().split(b"\n")[2:-1]
+    queue = DiskQueue(tmp_path, 10**8, Counters())
+    queue.put(event(100), SharedProperties({"$lib": "posthog-client-python"}))
+    adopt(queue)
+    assert queue.pending() == 5
+    batch = queue.next_batch(500, MAX_BATCH_BYTES)
+    assert batch is not None and batch.events == expected  # byte for byte, earlier run first
+    queue.ack(batch, len(batch.events))
+    assert drain(queue) == [100]
+    queue.close()
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_folder_deleted_while_a_batch_is_in_flight_is_recreated_at_its_ack(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "queue"
+    queue = DiskQueue(folder, 10**8, Counters())
+    queue.put(event(1))
+    batch = queue.next_batch(10, MAX_BATCH_BYTES)
+    assert batch is not None
+    shutil.rmtree(folder)  # a cleanup tool, while the batch is being sent
+    queue.put(event(2))  # into the deleted file
+    queue.maintain()  # not now: it would carry the batch in flight over and send it twice
+    assert not folder.exists()
+    queue.ack(batch, 1)
+    assert folder.is_dir()
+    assert drain(queue) == [2]
     queue.close()

@@ -16,9 +16,9 @@ import pytest
 import requests
 import responses
 from delivery_support import API_KEY, event
-from loopback_sink import LoopbackSink
+from loopback_sink import Blackhole, LoopbackSink
 
-from posthog_client._delivery.http import HttpBackend, map_requests_exceptions
+from posthog_client._delivery.http import PROBE_TIMEOUT_S, HttpBackend, map_requests_exceptions
 from posthog_client._exceptions import (
     PayloadTooLargeError,
     RejectedError,
@@ -230,6 +230,36 @@ def test_an_unreachable_host_fails_fast_without_loading_requests() -> None:
         capture_output=True, text=True, timeout=30, check=True, env=env,
     )  # fmt: skip
     assert done.stdout.startswith("retryable False cannot reach 127.0.0.1"), done.stdout
+
+
+_DROPPED = """
+import sys, time
+from posthog_client._exceptions import RetryableTransportError
+from posthog_client._delivery.http import HttpBackend
+backend = HttpBackend("phc_x", sys.argv[1], timeout_s=0.5)
+for _ in range(2):
+    started = time.monotonic()
+    try:
+        backend.send([b'{"event":"x"}'])
+    except RetryableTransportError as exc:
+        print(round(time.monotonic() - started, 2), "requests" in sys.modules)
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the blackhole needs Linux's SYN drops")
+def test_dropped_packets_fail_the_first_attempt_within_the_probe_timeout() -> None:
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": ":".join(sys.path)}
+    with Blackhole() as hole:
+        done = subprocess.run(
+            [sys.executable, "-c", _DROPPED, hole.url],
+            capture_output=True, text=True, timeout=30, check=True, env=env,
+        )  # fmt: skip
+    (first, first_loaded), (second, second_loaded) = (
+        (float(t), loaded == "True")
+        for t, loaded in (line.split() for line in done.stdout.splitlines())
+    )
+    assert PROBE_TIMEOUT_S <= first < 0.45 and not first_loaded  # the probe alone
+    assert second >= 0.5 and second_loaded  # then the HTTP stack, with the full timeout
 
 
 def test_the_reachability_probe_is_skipped_behind_a_proxy() -> None:

@@ -10,6 +10,7 @@ from delivery_support import event
 
 from posthog_client._delivery.memory_queue import MemoryQueue
 from posthog_client._delivery.queue import Counters
+from posthog_client._events.encoding import SharedProperties
 
 
 def numbers(events: list[bytes]) -> list[int]:
@@ -62,3 +63,16 @@ def test_a_forked_child_starts_empty() -> None:
     queue.reset_after_fork()
     assert queue.pending() == 0
     assert queue.next_batch(10, 10**6) is None
+
+
+def test_events_are_kept_as_exact_size_copies_with_shared_properties_spliced_in() -> None:
+    queue = MemoryQueue(10, Counters())
+    line = event(1)
+    shared = SharedProperties({"$lib": "posthog-client-python"})
+    queue.put(line)  # orjson's result keeps a larger allocation: 50k of them took 400 MiB
+    queue.put(line, shared)
+    batch = queue.next_batch(10, 10**6)
+    assert batch is not None
+    kept, spliced = batch.events
+    assert kept == line and kept is not line
+    assert json.loads(spliced)["properties"] == {"$lib": "posthog-client-python", "i": 1}

@@ -16,6 +16,7 @@ from delivery_support import ScriptedBackend, event, make_pipeline
 from posthog_client._delivery.backend import EventResults
 from posthog_client._delivery.queue import MAX_EVENT_BYTES
 from posthog_client._delivery.worker import THREAD_NAME, Pipeline
+from posthog_client._events.encoding import SharedProperties, encode_event
 from posthog_client._exceptions import RejectedError, RetryableTransportError
 
 MakePipeline = Callable[..., Pipeline]
@@ -133,10 +134,16 @@ def test_an_oversized_event_is_refused_and_flush_does_not_hang(
 def test_a_newline_in_an_event_cannot_break_the_queue(pipelines: MakePipeline) -> None:
     backend = ScriptedBackend()
     pipeline = pipelines(backend)
-    pipeline.submit(b'{"event": "e",\n "uuid": "a", "properties": {"i": 1}}')
+    message = json.loads(event(1, "line\nbreak", **{"new\nline": "a\r\nb"}))
+    shared = SharedProperties({"$lib": "x\ny"})
+    line = encode_event(message)
+    assert b"\n" not in line and b"\n" not in shared.members  # escaped: framing is safe
+    pipeline.submit(line, shared)
     pipeline.submit(event(2))
     pipeline.flush(5)
     assert [e["properties"]["i"] for e in backend.events] == [1, 2]
+    assert backend.events[0]["event"] == "line\nbreak"
+    assert backend.events[0]["properties"] == {"$lib": "x\ny", "i": 1, "new\nline": "a\r\nb"}
 
 
 def test_rejected_batches_are_dropped_counted_and_logged_once(
@@ -274,7 +281,7 @@ def test_a_fork_without_hooks_is_caught_on_submit(pipelines: MakePipeline) -> No
     pipeline = pipelines(backend, persist=False, flush_at=1000, flush_interval_s=0.05)
     pipeline.submit(event(1))
     parents_worker = pipeline._thread
-    pipeline._pid = -1  # as a child forked from C (uwsgi) would see it
+    pipeline._same_process[0] = 0  # as a child forked from C (uwsgi) would see it
     pipeline.submit(event(2))
     assert pipeline._thread is not parents_worker
     assert pipeline.stats()["pending"] == 1  # the parent's event is not the child's to send

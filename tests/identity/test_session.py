@@ -164,6 +164,19 @@ def test_own_unwritten_activity_keeps_the_session_alive(client: Client, clock: A
     assert session_of(client) == old
 
 
+def test_a_short_idle_timeout_ends_the_session_between_writes_of_activity(
+    make_client: MakeClient, clock: Any
+) -> None:
+    client = make_client(session_idle_timeout_s=2)  # shorter than the 5 s between writes
+    client.capture("first")
+    clock.advance(1.5)
+    client.capture("tick")  # within 2 s: the same session
+    first = session_of(client)
+    clock.advance(2.5)  # a pause longer than the timeout, 4 s after the last write
+    client.capture("after a pause")
+    assert session_of(client) != first
+
+
 def test_shutdown_writes_the_last_activity(client: Client, storage_dir: Path, clock: Any) -> None:
     client.capture("first")
     clock.advance(4)
