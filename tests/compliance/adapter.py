@@ -182,17 +182,23 @@ INSTANCES = Instances()
 
 
 def _observe_requests() -> None:
-    """Wrap ``requests.Session.post``: every request the SDK makes is recorded, and carries the
-    ``X-Test-Id`` of the test whose client makes it."""
+    """Wrap ``requests.Session``: every request the SDK makes carries the ``X-Test-Id`` of the
+    test whose client makes it (events and ``/flags`` alike), and every capture (``post``, the
+    one call the event backends make) is recorded."""
+    original_request = requests.Session.request
     original = requests.Session.post
+
+    def request(session: requests.Session, method: str, url: str, **kwargs: Any) -> Any:
+        state = INSTANCES.for_url(url)
+        if state.test_id is not None:
+            kwargs["headers"] = {**(kwargs.get("headers") or {}), "X-Test-Id": state.test_id}
+        return original_request(session, method, url, **kwargs)
 
     def post(session: requests.Session, url: str, data: Any = None, **kwargs: Any) -> Any:
         import gzip
         import zlib
 
         state = INSTANCES.for_url(url)
-        if state.test_id is not None:
-            kwargs["headers"] = {**(kwargs.get("headers") or {}), "X-Test-Id": state.test_id}
         body = data if isinstance(data, bytes) else b""
         encoding = (kwargs.get("headers") or {}).get("Content-Encoding")
         plain = {"gzip": gzip.decompress, "deflate": zlib.decompress}.get(encoding, bytes)(body)
@@ -204,6 +210,7 @@ def _observe_requests() -> None:
         state.record(plain, response.status_code, None)
         return response
 
+    requests.Session.request = request  # type: ignore[assignment,method-assign]
     requests.Session.post = post  # type: ignore[assignment,method-assign]
 
 
