@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import os
 import random
-import threading
 from collections import deque
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from types import TracebackType
 from typing import Any, cast
 
 from .._log import logger
@@ -33,13 +31,14 @@ from ._models import (
     StoredEvent,
 )
 from ._rules import EventProcessor
+from ._sqlite import SQLiteEngine
 from ._storage import EventRow, PersonRow, Store
 from ._time import UTC, stored_time
 
 __all__ = ["PersonEngine"]
 
 
-class PersonEngine:
+class PersonEngine(SQLiteEngine[Store]):
     """Applies PostHog's person rules to ingested events and answers questions about persons.
 
     ``db_path`` is a SQLite file, or ``":memory:"`` (the default) for a throwaway store.
@@ -71,33 +70,7 @@ class PersonEngine:
         self.team_id = team_id
         self.shuffle = shuffle
         self._random = random.Random(seed)
-        self._lock = threading.RLock()
-        self._store = Store(db_path)
-        self._closed = False
-        self._revision = 0
-
-    @property
-    def revision(self) -> int:
-        """A number that grows whenever an ingest stores an event or raises a warning."""
-        return self._revision
-
-    def close(self) -> None:
-        """Close the database; idempotent."""
-        with self._lock:
-            if not self._closed:
-                self._closed = True
-                self._store.close()
-
-    def __enter__(self) -> PersonEngine:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+        super().__init__(Store(db_path))
 
     def ingest(
         self,

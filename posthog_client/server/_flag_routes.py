@@ -53,18 +53,11 @@ class _FlagRoutes:
         self._personal_api_key = personal_api_key
 
     def flags(self, request: Request) -> Response:
-        content_type = request.headers.get("Content-Type", "")
         query = request.query
-        if content_type.startswith("application/x-www-form-urlencoded"):
+        if request.headers.get("Content-Type", "").startswith("application/x-www-form-urlencoded"):
             query = {"compression": ["base64"], **query}  # a form's data is base64 (F5)
         try:
-            raw = decode_body(
-                request.body,
-                limit=EVENT_BODY_LIMIT,
-                query=query,
-                content_type=content_type,
-                content_encoding=request.headers.get("Content-Encoding", ""),
-            )
+            raw = decode_body(request, limit=EVENT_BODY_LIMIT, query=query)
             body = json.loads(raw.decode("utf-8-sig"), parse_constant=lambda _: None)  # F5
         except RequestRejectedError as exc:
             return Response.error(exc.status, exc.code, str(exc))

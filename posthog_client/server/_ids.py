@@ -6,12 +6,13 @@ Which ids ingestion refuses to merge (V4/V5) is shared with the SDK: ``posthog_c
 
 from __future__ import annotations
 
-import json
 import math
 import uuid
 from typing import Final
 
+from .._flags._coerce import json_text
 from .._identity.ids import MAX_DISTINCT_ID_LENGTH
+from ._strings import dumps
 
 __all__ = [
     "PERSON_UUID_NAMESPACE",
@@ -38,12 +39,7 @@ def normalize_captured_distinct_id(value: object) -> str | None:
     """
     if value is None:
         return None
-    text = (
-        value
-        if isinstance(value, str)
-        else json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-    )
-    text = text.replace("\x00", "\ufffd")
+    text = (value if isinstance(value, str) else dumps(value)).replace("\x00", "\ufffd")
     if not text.strip():
         return None
     return text[:MAX_DISTINCT_ID_LENGTH]
@@ -57,12 +53,8 @@ def js_string(value: object) -> str:
     """
     if isinstance(value, str):
         return value
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
+    if value is None or isinstance(value, int):  # null, booleans, integers: their JSON text
+        return json_text(value)
     if isinstance(value, float):
         if math.isnan(value):
             return "NaN"

@@ -32,13 +32,7 @@ def ingest_routes(engine: PersonEngine, api_key: str) -> list[Route]:
 def _ingest_handler(engine: PersonEngine, api_key: str, limit: int) -> Handler:
     def ingest(request: Request) -> Response:
         try:
-            parsed = parse_ingest_request(
-                request.body,
-                limit=limit,
-                query=request.query,
-                content_type=request.headers.get("Content-Type", ""),
-                content_encoding=request.headers.get("Content-Encoding", ""),
-            )
+            parsed = parse_ingest_request(request, limit=limit)
             check_token(parsed, api_key)
             engine.ingest(parsed.events, sent_at=parsed.sent_at)
         except RequestRejectedError as exc:

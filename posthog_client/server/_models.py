@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, Literal, TypeAlias
 
 from .._events.timestamps import format_timestamp
+from ._records import record_json
 
 __all__ = [
     "Group",
@@ -59,12 +60,7 @@ class PropertySource:
     timestamp: datetime
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "operation": self.operation,
-            "event": self.event,
-            "event_uuid": self.event_uuid,
-            "timestamp": format_timestamp(self.timestamp),
-        }
+        return record_json(self, format_timestamp)
 
 
 @dataclass(frozen=True)
@@ -84,15 +80,8 @@ class Person:
     def to_json(self) -> dict[str, Any]:
         """The person as the query API returns it."""
         return {
-            "uuid": self.uuid,
+            **record_json(self, format_timestamp),
             "distinct_ids": list(self.distinct_ids),
-            "properties": self.properties,
-            "is_identified": self.is_identified,
-            "created_at": format_timestamp(self.created_at),
-            "last_seen_at": None
-            if self.last_seen_at is None
-            else format_timestamp(self.last_seen_at),
-            "version": self.version,
             "property_sources": {k: v.to_json() for k, v in self.property_sources.items()},
         }
 
@@ -117,17 +106,7 @@ class MergeRecord:
 
     def to_json(self) -> dict[str, Any]:
         """The merge as the query API returns it."""
-        return {
-            "event": self.event,
-            "event_uuid": self.event_uuid,
-            "distinct_id": self.distinct_id,
-            "other_distinct_id": self.other_distinct_id,
-            "outcome": self.outcome,
-            "warning": self.warning,
-            "target_person_uuid": self.target_person_uuid,
-            "source_person_uuid": self.source_person_uuid,
-            "timestamp": format_timestamp(self.timestamp),
-        }
+        return record_json(self, format_timestamp)
 
 
 @dataclass(frozen=True)
@@ -145,16 +124,7 @@ class StoredEvent:
 
     def to_json(self) -> dict[str, Any]:
         """The event as the query API returns it."""
-        return {
-            "uuid": self.uuid,
-            "event": self.event,
-            "distinct_id": self.distinct_id,
-            "properties": self.properties,
-            "timestamp": format_timestamp(self.timestamp),
-            "person_uuid": self.person_uuid,
-            "person_mode": self.person_mode,
-            "received_at": format_timestamp(self.received_at),
-        }
+        return record_json(self, format_timestamp)
 
 
 @dataclass(frozen=True)
@@ -167,11 +137,7 @@ class IngestionWarning:
 
     def to_json(self) -> dict[str, Any]:
         """The warning as the query API returns it."""
-        return {
-            "type": self.type,
-            "details": self.details,
-            "timestamp": format_timestamp(self.timestamp),
-        }
+        return record_json(self, format_timestamp)
 
 
 @dataclass(frozen=True)

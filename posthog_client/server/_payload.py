@@ -18,12 +18,15 @@ import re
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qs
 
 from ._capture import event_token
 from ._models import RequestRejectedError
 from ._strings import replace_lone_surrogates
+
+if TYPE_CHECKING:
+    from ._router import Request
 
 __all__ = [
     "BATCH_BODY_LIMIT",
@@ -62,22 +65,10 @@ class IngestRequest:
     sent_at: str | None
 
 
-def parse_ingest_request(
-    body: bytes,
-    *,
-    limit: int,
-    query: Mapping[str, Sequence[str]],
-    content_type: str = "",
-    content_encoding: str = "",
-) -> IngestRequest:
-    """Decode ``body`` (compression, form, JSON, shape) or raise ``RequestRejectedError``."""
-    text = decode_body(
-        body,
-        limit=limit,
-        query=query,
-        content_type=content_type,
-        content_encoding=content_encoding,
-    )
+def parse_ingest_request(request: Request, *, limit: int) -> IngestRequest:
+    """Decode ``request``'s body (compression, form, JSON, shape) or raise
+    ``RequestRejectedError``."""
+    text = decode_body(request, limit=limit)
     try:
         decoded = text.decode("utf-8-sig")  # JSON bodies are UTF-8, as capture requires
         payload = json.loads(decoded, parse_constant=_reject_constant, parse_float=_finite)
@@ -89,7 +80,7 @@ def parse_ingest_request(
     if not events:
         raise RequestRejectedError("empty_batch", "request holds no event")
     if sent_at is None:  # /e/ sends it in the query string, in milliseconds
-        millis = _first(query, "_") or _first(query, "sent_at")
+        millis = request.first("_") or request.first("sent_at")
         sent_at = (
             millis
             if millis and millis.isascii() and millis.isdigit() and len(millis) > 10
@@ -101,20 +92,19 @@ def parse_ingest_request(
 
 
 def decode_body(
-    body: bytes,
-    *,
-    limit: int,
-    query: Mapping[str, Sequence[str]],
-    content_type: str = "",
-    content_encoding: str = "",
+    request: Request, *, limit: int, query: Mapping[str, Sequence[str]] | None = None
 ) -> bytes:
-    """The bytes of a request body once its form, base64 and gzip layers are removed."""
-    hint = _first(query, "compression")
+    """The bytes of ``request``'s body once its form, base64 and gzip layers are removed;
+    ``query`` stands for the request's query string."""
+    body = request.body
+    hint = _first(request.query if query is None else query, "compression")
+    content_type = request.headers.get("Content-Type", "")
     if content_type.split(";")[0].strip().lower() == "application/x-www-form-urlencoded":
         form = parse_qs(body.decode("latin-1"), keep_blank_values=True)
         hint = _first(form, "compression") or hint
         body = (_first(form, "data") or "").encode("latin-1")
-    return _decompress(body, (hint or "").lower(), content_encoding.strip().lower(), limit)
+    content_encoding = request.headers.get("Content-Encoding", "").strip().lower()
+    return _decompress(body, (hint or "").lower(), content_encoding, limit)
 
 
 def check_token(request: IngestRequest, api_key: str) -> None:

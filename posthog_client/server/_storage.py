@@ -1,6 +1,6 @@
 """SQLite storage of the local server: persons, their distinct ids, events.
 
-One connection, used under the engine's lock; every request is one explicit transaction.
+One connection (``_sqlite``), used under the engine's lock; every request is one transaction.
 Timestamps are stored as fixed-width UTC text (``_events.timestamps.format_timestamp``), so
 they sort as text.
 The append-only logs (warnings, merges) and groups live in ``_journal`` and ``_group_store``.
@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final, TypeAlias
@@ -21,6 +18,7 @@ from .._events.timestamps import format_timestamp
 from ._group_store import GroupStore
 from ._journal import Journal
 from ._schema import IDS_OF_PERSON, create_schema
+from ._sqlite import SQLiteStore
 from ._strings import dumps, replace_nul
 
 __all__ = ["EventRow", "PersonRow", "Store"]
@@ -85,32 +83,15 @@ class EventRow:
     person_uuid: str | None
 
 
-class Store:
+class Store(SQLiteStore):
     """Typed access to the tables; the caller serialises calls (one lock)."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        # autocommit mode: transactions are explicit (BEGIN IMMEDIATE … COMMIT), one per request
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        if str(path) != ":memory:":
-            self._db.execute("PRAGMA journal_mode=WAL")
+        super().__init__(path)
         self._db.execute("PRAGMA foreign_keys=ON")
         create_schema(self._db)
         self.journal = Journal(self._db)
         self.groups = GroupStore(self._db)
-
-    def close(self) -> None:
-        self._db.close()
-
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """Everything inside is stored together or not at all."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
 
     # persons
 

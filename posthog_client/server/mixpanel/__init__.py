@@ -19,9 +19,11 @@ the alias table refuses cycles; Original's GUID test is a UUID v4 with an option
 prefix; Original's canonical id is the earliest identified id of a cluster, else its earliest
 id; a Simplified device keeps its first user; merges apply at once (Mixpanel: up to 24 h).
 
-Imports: the standard library, ``posthog_client._log`` and the server's body helpers
-(``server._payload``: gzip and base64 decoding; ``server._properties``: JSON equality). Nothing
-of the SDK's client or delivery code, and nothing of the server's HTTP layer.
+Imports: the standard library, ``posthog_client._log`` and the server's helpers
+(``server._payload``: gzip and base64 decoding; ``server._properties``: JSON equality;
+``server._strings``: compact JSON text; ``server._sqlite``: the connection, transactions and
+engine lifecycle the PostHog engine uses too). Nothing of the SDK's client or delivery code,
+and nothing of the server's HTTP layer.
 """
 
 from __future__ import annotations

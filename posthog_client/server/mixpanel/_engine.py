@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
-from types import TracebackType
 from typing import Final
 
 from ..._log import logger
+from .._sqlite import SQLiteEngine
 from ._answers import (
     Answer,
     ServiceAccount,
@@ -58,7 +57,7 @@ def _flag(fields: Mapping[str, str], name: str) -> bool | None:
     return None if value is None else value.strip().lower() in ("1", "true")
 
 
-class MixpanelEngine:
+class MixpanelEngine(SQLiteEngine[Store]):
     """Mixpanel's ingestion and identity resolution under one ID-merge ``model`` (MS5).
 
     ``handle()`` takes an HTTP request's parts and returns the ``Answer`` to write; ``ingest()``
@@ -94,10 +93,7 @@ class MixpanelEngine:
         self.token = token
         self._api_secret = api_secret
         self._service_account = service_account
-        self._lock = threading.RLock()
-        self._store = Store(db_path)
-        self._closed = False
-        self._revision = 0
+        super().__init__(Store(db_path))
         try:
             with self._store.transaction():
                 stored = self._store.meta("model")
@@ -111,29 +107,6 @@ class MixpanelEngine:
             self._store.close()
             raise
         self._model: IdentityModel = _MODELS[model](self._store)
-
-    @property
-    def revision(self) -> int:
-        """Moves on every ingested request: the explorer's pages poll it to refresh."""
-        return self._revision
-
-    def close(self) -> None:
-        """Close the database; idempotent."""
-        with self._lock:
-            if not self._closed:
-                self._closed = True
-                self._store.close()
-
-    def __enter__(self) -> MixpanelEngine:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def handle(
         self,
@@ -209,7 +182,7 @@ class MixpanelEngine:
             ingestion.run(
                 endpoint, records, strict=endpoint == "import" if strict is None else strict
             )
-            self._revision += 1
+            self._revision += 1  # on every request, whatever it changed
         report = ingestion.report()
         logger.debug(
             "local mixpanel server: /%s kept %d of %d records (%d failed)",

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Final, Literal, TypeAlias
 
+from .._records import record_json
+
 __all__ = [
     "ID_MERGE_MODELS",
     "Endpoint",
@@ -80,15 +82,7 @@ class MixpanelEvent:
 
     def to_json(self) -> dict[str, Any]:
         """The event as a query API returns it."""
-        return {
-            "event": self.event,
-            "distinct_id": self.distinct_id,
-            "sent_distinct_id": self.sent_distinct_id,
-            "properties": self.properties,
-            "time": _iso(self.time),
-            "insert_id": self.insert_id,
-            "failure": self.failure,
-        }
+        return record_json(self, _iso)
 
 
 @dataclass(frozen=True)
@@ -103,13 +97,7 @@ class Refusal:
 
     def to_json(self) -> dict[str, Any]:
         """The refusal as a query API returns it."""
-        return {
-            "event": self.event,
-            "distinct_id": self.distinct_id,
-            "reason": self.reason,
-            "description": self.description,
-            "time": _iso(self.time),
-        }
+        return record_json(self, _iso)
 
 
 @dataclass(frozen=True)
@@ -135,12 +123,7 @@ class FailedRecord:
     message: str
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "index": self.index,
-            "insert_id": self.insert_id,
-            "field": self.field,
-            "message": self.message,
-        }
+        return record_json(self, _iso)
 
 
 @dataclass(frozen=True)

@@ -1,19 +1,21 @@
 """SQLite storage of the Mixpanel engine: ids, identity tables, events, profile and group ops.
 
-One connection, used under the engine's lock; each request is one explicit transaction. The
-``ids`` table lists every id in the order it was first seen (its rowid), with the Original
-model's cluster number; ``aliases`` is the legacy lookup table, ``devices`` Simplified's
-device → user links. Profiles and groups are stored as operations and replayed when read.
+One connection (``server._sqlite``), used under the engine's lock; each request is one
+transaction. The ``ids`` table lists every id in the order it was first seen (its rowid), with
+the Original model's cluster number; ``aliases`` is the legacy lookup table, ``devices``
+Simplified's device → user links. Profiles and groups are stored as operations and replayed
+when read.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import sqlite3
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any, Final
+
+from .._sqlite import SQLiteStore
+from .._strings import dumps
 
 __all__ = ["EventRow", "Store"]
 
@@ -67,33 +69,12 @@ EventRow = tuple[str, str, str, int, str, dict[str, Any], str | None, str | None
 """event, distinct_id, sent_distinct_id, time_ms, insert_id, properties, failure, description."""
 
 
-def _dumps(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-class Store:
+class Store(SQLiteStore):
     """Typed access to the tables; the caller serialises calls (one lock)."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        # autocommit mode: transactions are explicit (BEGIN IMMEDIATE … COMMIT), one per request
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        if str(path) != ":memory:":
-            self._db.execute("PRAGMA journal_mode=WAL")
+        super().__init__(path)
         self._db.executescript(_SCHEMA)
-
-    def close(self) -> None:
-        self._db.close()
-
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """Everything inside is stored together or not at all."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
 
     def _column(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
         return [row[0] for row in self._db.execute(sql, params)]
@@ -210,15 +191,13 @@ class Store:
         return None if row is None else (row[0], json.loads(row[1]))
 
     def set_event_properties(self, seq: int, properties: object) -> None:
-        self._db.execute(
-            "UPDATE events SET properties = ? WHERE seq = ?", (_dumps(properties), seq)
-        )
+        self._db.execute("UPDATE events SET properties = ? WHERE seq = ?", (dumps(properties), seq))
 
     def insert_event(self, row: EventRow) -> None:
         event, key, sent, when, insert_id, properties, failure, description = row
         self._db.execute(
             f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (event, key, sent, when, insert_id, _dumps(properties), failure, description),
+            (event, key, sent, when, insert_id, dumps(properties), failure, description),
         )
 
     def events(self, keys: Sequence[str] | None, *, failed_only: bool = False) -> list[EventRow]:
@@ -227,7 +206,7 @@ class Store:
         if failed_only:
             where.append("failure IS NOT NULL")
         clause = f"WHERE {' AND '.join(where)}" if where else ""
-        params = () if keys is None else (_dumps(list(keys)),)
+        params = () if keys is None else (dumps(list(keys)),)
         rows = self._db.execute(
             f"SELECT {_EVENT_COLUMNS} FROM events {clause} ORDER BY time_ms, seq", params
         )
@@ -238,14 +217,14 @@ class Store:
     def add_profile_op(self, owner: str, op: str, value: object, when: int) -> None:
         self._db.execute(
             "INSERT INTO profile_ops (owner, op, value, time_ms) VALUES (?, ?, ?, ?)",
-            (owner, op, _dumps(value), when),
+            (owner, op, dumps(value), when),
         )
 
     def profile_ops(self, owners: Sequence[str]) -> list[tuple[str, Any]]:
         rows = self._db.execute(
             "SELECT op, value FROM profile_ops WHERE owner IN (SELECT value FROM json_each(?))"
             " ORDER BY time_ms, seq",
-            (_dumps(list(owners)),),
+            (dumps(list(owners)),),
         )
         return [(op, json.loads(value)) for op, value in rows]
 
@@ -253,7 +232,7 @@ class Store:
         self._db.execute(
             "INSERT INTO group_ops (group_key, group_id, op, value, time_ms)"
             " VALUES (?, ?, ?, ?, ?)",
-            (key, group_id, op, _dumps(value), when),
+            (key, group_id, op, dumps(value), when),
         )
 
     def group_ops(self) -> dict[tuple[str, str], list[tuple[str, Any]]]:
