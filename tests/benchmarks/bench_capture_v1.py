@@ -1,21 +1,25 @@
 """What capture v1 costs over v0: the per-event conversion, and events/s end to end.
 
-    python tests/benchmarks/bench_capture_v1.py [--events 50000] [--runs 3]
+    python tests/benchmarks/bench_capture_v1.py [--runs 5] [--events 50000]
 
 v0 splices the queued events into the ``/batch/`` body as they are; v1 decodes each one and
-encodes it again in v1's shape (``_delivery/v1_events.py``), on the delivery thread. Measured:
+encodes it again in v1's shape (``_delivery/v1_events.py``), on the delivery thread. Each figure
+is measured ``--runs`` times and printed as median [min–max]:
 
-- conversion: µs per event of ``to_v1_event`` on an event as the client queues it (best of 5).
+- conversion: µs per event of ``to_v1_event`` on an event as the client queues it (a run: the
+  best of 5 timings of 20,000 conversions).
 - end to end: events/s from the first ``capture()`` until the loopback sink (a separate process,
-  ``tests/loopback_sink.py``) has all of them, persisted mode, each run in a fresh process; the
-  median of ``--runs``, v0 and v1 alternating.
+  ``tests/loopback_sink.py``) has all of them, persisted mode; v0 and v1 alternate, their order
+  reversed every other round.
+
+Each run is a fresh process, and the conversion runs alternate with v0's and v1's: the spread
+includes what differs between processes and over the minute the benchmark takes.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -23,6 +27,8 @@ import time
 import timeit
 import urllib.request
 from pathlib import Path
+
+from spread import interleaved, median_range
 
 HERE = Path(__file__).resolve()
 SINK = HERE.parent.parent / "loopback_sink.py"
@@ -77,28 +83,34 @@ def role_throughput(api: str, url: str, storage: str, events: int) -> None:
     client.shutdown()
 
 
+def run(role: str, *extra: str) -> float:
+    """One run of ``role`` in a fresh process; the figure it prints last."""
+    result = subprocess.run(
+        [sys.executable, str(HERE), "--role", role, *extra],
+        capture_output=True, text=True, timeout=300, check=True,
+    )  # fmt: skip
+    return float(result.stdout.split()[-1])
+
+
 def throughput(api: str, url: str, events: int) -> float:
     with tempfile.TemporaryDirectory() as storage:
-        command = [sys.executable, str(HERE), "--role", api, "--url", url, "--storage", storage]
-        result = subprocess.run(
-            [*command, "--events", str(events)],
-            capture_output=True, text=True, timeout=300, check=True,
-        )  # fmt: skip
-    return float(result.stdout.split()[-1])
+        return run(api, "--url", url, "--storage", storage, "--events", str(events))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=50_000)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--role")
     parser.add_argument("--url")
     parser.add_argument("--storage")
     args = parser.parse_args()
+    if args.role == "convert":
+        print(conversion_us())
+        return
     if args.role:
         role_throughput(args.role, args.url, args.storage, args.events)
         return
-    print(f"to_v1_event: {conversion_us():.1f} µs per event")
     with tempfile.TemporaryDirectory() as work:
         port_file = Path(work) / "sink.url"
         sink = subprocess.Popen([sys.executable, str(SINK), str(port_file)])
@@ -106,15 +118,18 @@ def main() -> None:
             while not port_file.exists() or not port_file.read_text():
                 time.sleep(0.05)
             url = port_file.read_text()
-            rates: dict[str, list[float]] = {"v0": [], "v1": []}
-            for _ in range(args.runs):
-                for api in rates:
-                    rates[api].append(throughput(api, url, args.events))
+            figures: dict[str, list[float]] = {"convert": [], "v0": [], "v1": []}
+            for side in interleaved(list(figures), args.runs):
+                figures[side].append(
+                    run(side) if side == "convert" else throughput(side, url, args.events)
+                )
         finally:
             sink.terminate()
             sink.wait(10)
-    for api, values in rates.items():
-        print(f"capture {api}: {statistics.median(values):,.0f} events/s end to end")
+    print(f"median [min–max] of {args.runs} runs")
+    print(f"to_v1_event: {median_range(figures.pop('convert'), '{:.2f}')} µs per event")
+    for api, values in figures.items():
+        print(f"capture {api}: {median_range(values, '{:,.0f}')} events/s end to end")
 
 
 if __name__ == "__main__":

@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import bench_roles as roles
+from spread import median_range
 
 HERE = Path(__file__).resolve()
 TESTS = HERE.parent.parent
@@ -194,15 +195,6 @@ ROWS = [  # label, key, format, target for ours (None: no target)
 ]
 
 
-def cell(values: list[float], spec: str) -> str:
-    if not values:
-        return "–"
-    median = spec.format(statistics.median(values))
-    if min(values) == max(values):
-        return median
-    return f"{median} [{spec.format(min(values))}–{spec.format(max(values))}]"
-
-
 def print_report(results: Results, runs: int, events: int) -> None:
     import orjson
     import posthog
@@ -218,9 +210,9 @@ def print_report(results: Results, runs: int, events: int) -> None:
           f"{posthog.VERSION} | target |\n|---|---|---|---|---|")  # fmt: skip
     for label, key, spec, target in ROWS:
         row = results[key]
-        cells = [cell(row.get(sdk, []), spec) for sdk in (OURS, OURS_JSON, THEIRS)]
+        cells = [median_range(row.get(sdk, []), spec) for sdk in (OURS, OURS_JSON, THEIRS)]
         print(f"| {label} | {' | '.join(cells)} | {target or ''} |")
-    sink = cell(results["sink_per_s"]["sink"], "{:,.0f}")
+    sink = median_range(results["sink_per_s"]["sink"], "{:,.0f}")
     print(f"\nThe sink alone ingests {sink} events/s (one connection, pre-encoded batches).")
     in_order = results["in_order"][OURS]
     print(f"Offline burst: the events kept are the newest, in order: {all(in_order)}.")

@@ -1,9 +1,11 @@
 """Feature flag reads and what flags cost ``capture()``, beside the official ``posthog`` SDK.
 
-    python tests/benchmarks/bench_flags.py [--calls 200000]
+    python tests/benchmarks/bench_flags.py [--runs 5] [--calls 200000]
 
-Everything runs against an in-process local server (``LocalServer(flags=...)``) on loopback.
-Prints a Markdown table of per-call times (median and p99 of batches of 1,000 calls):
+Each run of each SDK is a fresh process with its own local server (``LocalServer(flags=...)``,
+in-process, on loopback); the SDKs alternate, their order reversed every other round. A run
+times each call's median and p99 (over batches of 1,000 calls, or over single ``capture()``
+calls); the Markdown table printed gives each as median [min–max] over the ``--runs`` runs:
 
 - ``feature_enabled()`` of a desktop app's cached flag (the method and the module function),
   after its one ``$feature_flag_called``: a read from memory.
@@ -16,15 +18,25 @@ Prints a Markdown table of per-call times (median and p99 of batches of 1,000 ca
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import warnings
+from collections import defaultdict
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+from spread import interleaved, median_range
 
 import posthog_client
 from posthog_client.server import FlagSource, LocalServer
+
+HERE = Path(__file__).resolve()
+OURS, THEIRS = "posthog_client", "posthog"
 
 API_KEY, SECRET = "phc_bench_flags", "phx_bench_flags"
 BATCH = 1000
@@ -125,22 +137,61 @@ def official(server: LocalServer, calls: int) -> dict[str, tuple[float, float]]:
     return results
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--calls", type=int, default=200_000)
-    args = parser.parse_args()
-    with LocalServer(API_KEY, flags=DEFINITIONS, personal_api_key=SECRET) as server:
-        mine, theirs = ours(server, args.calls), official(server, args.calls)
+ROWS = [  # label, target for ours
+    ("feature_enabled() cached, Client method", "≤ 2"),
+    ("feature_enabled() cached, module function", "≤ 2"),
+    ("capture(), no flag read", ""),
+    ("capture(), flags on every event", "as with no flag read"),
+    ("capture() while a flag load waits 200 ms", "as with no flag read"),
+    ("backend, local evaluation: feature_enabled()", ""),
+    ("backend, local evaluation: evaluate_flags().is_enabled()", ""),
+]
+
+
+def one_run(side: str, calls: int) -> dict[str, tuple[float, float]]:
+    """One SDK's figures, in a fresh process (``--side``): nothing carries over between runs."""
+    done = subprocess.run(
+        [sys.executable, str(HERE), "--side", side, "--calls", str(calls)],
+        capture_output=True, text=True, timeout=600, check=True,
+    )  # fmt: skip
+    return {name: (median, p99) for name, (median, p99) in json.loads(done.stdout).items()}
+
+
+def print_table(runs: dict[str, defaultdict[str, list[tuple[float, float]]]], count: int) -> None:
     import posthog
 
-    print(f"| per call, median / p99 | posthog_client | posthog {posthog.VERSION} |")
-    print("|---|---|---|")
-    for name in dict.fromkeys([*mine, *theirs]):
+    print(
+        f"| per call (µs), median [min–max] of {count} runs | posthog_client median | p99 "
+        f"| posthog {posthog.VERSION} median | p99 | target |\n|---|---|---|---|---|---|"
+    )
+    for label, target in ROWS:
         cells = [
-            f"{r[0]:.2f} / {r[1]:.2f} µs" if (r := side.get(name)) else "–"
-            for side in (mine, theirs)
+            median_range([run[stat] for run in runs[side][label]], "{:.2f}")
+            for side in (OURS, THEIRS)
+            for stat in (0, 1)
         ]
-        print(f"| {name} | {cells[0]} | {cells[1]} |")
+        print(f"| {label} | {' | '.join(cells)} | {target} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--calls", type=int, default=200_000)
+    parser.add_argument("--side", choices=(OURS, THEIRS), help="(internal) one run of one SDK")
+    args = parser.parse_args()
+    if args.side:
+        with LocalServer(API_KEY, flags=DEFINITIONS, personal_api_key=SECRET) as server:
+            measured = (ours if args.side == OURS else official)(server, args.calls)
+        print(json.dumps(measured))
+        return
+    runs: dict[str, defaultdict[str, list[tuple[float, float]]]] = {
+        side: defaultdict(list) for side in (OURS, THEIRS)
+    }
+    for number, side in enumerate(interleaved((OURS, THEIRS), args.runs)):
+        for name, figures in one_run(side, args.calls).items():
+            runs[side][name].append(figures)
+        print(f"run {number // 2 + 1}/{args.runs}: {side} done", file=sys.stderr)
+    print_table(runs, args.runs)
 
 
 if __name__ == "__main__":
