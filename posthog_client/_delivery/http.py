@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Final, NoReturn
 
+from .._events.runtime import LIB_NAME
 from .._events.timestamps import now_timestamp
 from .._exceptions import PayloadTooLargeError, RejectedError, RetryableTransportError
 from .._fork_safety import lazy_imports
@@ -45,6 +46,7 @@ __all__ = [
     "HttpBackend",
     "HttpTransport",
     "PostHogTransport",
+    "SessionOwner",
     "compress",
     "gzip_body",
     "map_requests_exceptions",
@@ -60,7 +62,7 @@ PROBE_TIMEOUT_S: Final = 0.2
 MAX_REDIRECTS: Final = 5
 _REDIRECTS: Final = frozenset({301, 302, 307, 308})
 _RETRYABLE_STATUS: Final = frozenset({408, 429})
-USER_AGENT: Final = f"posthog-client-python/{__version__}"
+USER_AGENT: Final = f"{LIB_NAME}/{__version__}"
 _KEY_HINT: Final = (
     "check that api_key is the project API key (phc_..., Project settings), not a personal API "
     "key, and that host is your project's region (https://us.i.posthog.com or "
@@ -160,17 +162,52 @@ def compress(body: bytes, encoding: str) -> bytes:
     return gzip_body(body) if encoding == "gzip" else zlib.compress(body, GZIP_LEVEL)
 
 
-class HttpTransport:
+class SessionOwner:
+    """One ``requests.Session`` per process for requests to ``url``'s host: made on first use
+    (the HTTP stack imported then, inside ``lazy_imports``), renewed in a forked child, whose
+    parent's pooled sockets are not its own; shared by the event transports and the flags'."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._session: requests.Session | None = None
+        self._pid = os.getpid()
+
+    def _get_session(self) -> requests.Session:
+        if self._pid != os.getpid():  # forked: the parent's pooled sockets are not ours
+            self._session, self._pid = None, os.getpid()
+        if self._session is None:
+            with lazy_imports():  # all the modules sending needs later, before any fork
+                import email.utils  # noqa: F401  (parse_retry_after)
+                import urllib.parse  # noqa: F401  (redirect_target)
+
+                import requests
+
+            session = requests.Session()
+            # Read proxy and CA settings from the environment once: with trust_env, requests
+            # re-reads the whole environment on every request (~0.5 ms of Python per batch).
+            session.proxies.update(requests.utils.get_environ_proxies(self.url))
+            session.verify = (
+                os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+            )
+            session.trust_env = False
+            self._session = session
+        return self._session
+
+    def close(self) -> None:
+        session, self._session = self._session, None
+        if session is not None and self._pid == os.getpid():
+            session.close()
+
+
+class HttpTransport(SessionOwner):
     """One ``requests.Session`` to one ingestion host, shared by PostHog's and Mixpanel's
     backends: the reachability check before the first request, same-host redirects, a new
     session in a forked child. ``post`` maps network errors and redirects it does not follow to
     ``RetryableTransportError``; subclasses read every other answer."""
 
     def __init__(self, url: str, *, timeout_s: float) -> None:
-        self.url = url
+        super().__init__(url)
         self._timeout = (timeout_s, timeout_s)  # connect, read
-        self._session: requests.Session | None = None
-        self._pid = os.getpid()
         self._moved: dict[str, str] = {}  # permanent redirects: later requests go straight there
         self._probe = True  # connect with PROBE_TIMEOUT_S before the first request
         self.last_exchange: tuple[int, int] | None = None  # (HTTP status, request bytes)
@@ -247,32 +284,6 @@ class HttpTransport:
             if isinstance(exc, TimeoutError):  # dropped, or only slow: next time, the full wait
                 self._probe = False
             raise RetryableTransportError(f"cannot reach {parts.hostname}:{port}: {exc}") from exc
-
-    def _get_session(self) -> requests.Session:
-        if self._pid != os.getpid():  # forked: the parent's pooled sockets are not ours
-            self._session, self._pid = None, os.getpid()
-        if self._session is None:
-            with lazy_imports():  # all the modules this backend needs later, before any fork
-                import email.utils  # noqa: F401  (parse_retry_after)
-                import urllib.parse  # noqa: F401  (redirect_target)
-
-                import requests
-
-            session = requests.Session()
-            # Read proxy and CA settings from the environment once: with trust_env, requests
-            # re-reads the whole environment on every request (~0.5 ms of Python per batch).
-            session.proxies.update(requests.utils.get_environ_proxies(self.url))
-            session.verify = (
-                os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
-            )
-            session.trust_env = False
-            self._session = session
-        return self._session
-
-    def close(self) -> None:
-        session, self._session = self._session, None
-        if session is not None and self._pid == os.getpid():
-            session.close()
 
 
 class PostHogTransport(HttpTransport):

@@ -10,24 +10,19 @@ method) is asked instead of the network. Failures raise the package's ``Transpor
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 from urllib.parse import quote
 
-from .._delivery.http import map_requests_exceptions
-from .._events.runtime import LIB_NAME
+from .._delivery.http import USER_AGENT, SessionOwner, map_requests_exceptions
 from .._exceptions import RejectedError, RetryableTransportError
-from .._fork_safety import lazy_imports
-from .._version import __version__
 
 if TYPE_CHECKING:
     import requests
 
 __all__ = ["Definitions", "FlagsTransport", "error_code"]
 
-_USER_AGENT: Final = f"{LIB_NAME}/{__version__}"
 _RETRIED_STATUSES: Final = frozenset({502, 504})  # F11: only gateways, as posthog-python
 _BACKOFF_S: Final = 0.3
 
@@ -55,7 +50,7 @@ def error_code(error: Exception) -> str:
     return "unknown_error"
 
 
-class FlagsTransport:
+class FlagsTransport(SessionOwner):
     """Asks PostHog (or a backend that knows flags) about flags; one instance per client."""
 
     def __init__(
@@ -68,15 +63,14 @@ class FlagsTransport:
         backend: object = None,
         max_retries: int = 1,
     ) -> None:
-        self.api_key = api_key
         self._host = host.rstrip("/")
+        super().__init__(self._host)
+        self.api_key = api_key
         self._timeout = timeout_s
         self.secret_key = secret_key
         hook = getattr(backend, "flags", None)
         self._hook: FlagsHook | None = hook if callable(hook) else None
         self._max_retries = max_retries
-        self._session: requests.Session | None = None
-        self._pid = os.getpid()
 
     @property
     def local_evaluation_possible(self) -> bool:
@@ -127,7 +121,7 @@ class FlagsTransport:
         authorized: bool = False,
         accept: tuple[int, ...] = (),
     ) -> requests.Response:
-        all_headers = {"User-Agent": _USER_AGENT, **(headers or {})}
+        all_headers = {"User-Agent": USER_AGENT, **(headers or {})}
         if data is not None:
             all_headers["Content-Type"] = "application/json"
         if authorized:  # only the secret key authenticates; /flags carries the token (F2)
@@ -149,18 +143,3 @@ class FlagsTransport:
         if status == 429 or status >= 500:
             raise RetryableTransportError(message, status_code=status)
         raise RejectedError(message, status_code=status)
-
-    def _get_session(self) -> requests.Session:
-        if self._pid != os.getpid():  # forked: the parent's pooled sockets are not ours
-            self._session, self._pid = None, os.getpid()
-        if self._session is None:
-            with lazy_imports():  # may run on the loader thread: a fork waits for it
-                import requests
-
-            self._session = requests.Session()
-        return self._session
-
-    def close(self) -> None:
-        session, self._session = self._session, None
-        if session is not None and self._pid == os.getpid():
-            session.close()
